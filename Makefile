@@ -1,0 +1,38 @@
+# The book's two commands (see README): `make book` builds the HTML, `make test` runs every
+# test. Each sets up its own virtual environment (.venv) from requirements.txt on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Notebooks run with one thread, a fixed hash seed and no progress bars, in tests and refreshes alike.
+export OMP_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+export PYTHONHASHSEED := 0
+export SEQLIB_PROGRESS := 0
+NB ?= chapters/*.ipynb
+
+.PHONY: book test refresh install clean
+
+$(VENV)/installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+# seqlib is installed as a package, built from the checkout (never imported from the source tree).
+install: $(VENV)/installed
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+
+book: install
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: install
+	$(BIN)/pytest
+
+# Re-execute notebooks in place (one thread, as in the tests) to refresh their stored outputs
+# and widget state after an edit: `make refresh` for all, `make refresh NB=chapters/01_*.ipynb` for one.
+refresh: install
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $(NB)
+
+clean:
+	rm -rf $(VENV) _build

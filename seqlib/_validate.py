@@ -1,0 +1,42 @@
+"""Input checks shared by seqlib: every message names what was expected and what came."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+
+def as_shape(t) -> tuple:
+    return tuple(t.shape)
+
+
+def check_tensor(x, name: str, *, dims: int | Sequence[int] | None = None, dtype_kind: str | None = None):
+    """Raise a clear error unless ``x`` is a tensor with the given number of dims and dtype kind.
+
+    ``dtype_kind`` is ``"int"`` (any integer type), ``"float"`` or ``"bool"``.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if dims is not None:
+        allowed = (dims,) if isinstance(dims, int) else tuple(dims)
+        if x.dim() not in allowed:
+            want = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name} must have {want} dimensions, got shape {as_shape(x)} ({x.dim()} dimensions)")
+    if dtype_kind == "int" and (x.is_floating_point() or x.is_complex() or x.dtype == torch.bool):
+        raise TypeError(f"{name} must hold integers (token ids or lengths), got dtype {x.dtype}")
+    if dtype_kind == "float" and not x.is_floating_point():
+        raise TypeError(f"{name} must hold floats, got dtype {x.dtype}")
+    if dtype_kind == "bool" and x.dtype != torch.bool:
+        raise TypeError(f"{name} must be a bool tensor (True = real token), got dtype {x.dtype}")
+    return x
+
+
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """Raise a clear error unless ``value`` is an int in ``[minimum, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
+    return value

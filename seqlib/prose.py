@@ -1,0 +1,34 @@
+"""``glue``: hand a computed value to the book's prose, so no number is ever typed by hand.
+
+In the book's build environment this is myst-nb's own ``glue``. In Colab, where myst-nb is
+not installed, the fallback emits the very same display data (an IPython mime bundle whose
+metadata names the value, the "scrapbook" protocol myst-nb reads), so a notebook behaves the
+same everywhere and seqlib does not have to pull Sphinx into Colab.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.formatters import format_display_data
+from IPython.display import display as ipy_display
+
+GLUE_PREFIX = "application/papermill.record/"
+
+
+def _fallback_glue(name: str, variable: Any, display: bool = True) -> None:
+    mimebundle, metadata = format_display_data(variable)
+    mime_prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = dict(name=name, mime_prefix=mime_prefix)
+    ipy_display({mime_prefix + k: v for k, v in mimebundle.items()}, raw=True, metadata=metadata)
+
+
+def glue(name: str, variable: Any, display: bool = False) -> None:
+    """Store ``variable`` under ``name`` for the prose (``{glue:text}`name```), hidden by default.
+
+    Round floats before gluing them: the stored text is what nbval compares.
+    """
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        myst_glue = _fallback_glue
+    myst_glue(name, variable, display=display)

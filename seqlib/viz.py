@@ -1,0 +1,97 @@
+"""The book's figures: one style, and helpers for curves, heatmaps and token sequences.
+
+Built on seaborn (the field's convention for statistical plots); each helper draws on an
+``ax`` if one is given, so chapters can compose figures, and returns the ``ax``.
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import torch
+
+
+def set_style() -> None:
+    """The book's look: seaborn's white grid, colour-blind palette, compact figures."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", rc={
+        "figure.figsize": (6.4, 3.6), "figure.dpi": 96, "savefig.dpi": 96,
+        "axes.spines.top": False, "axes.spines.right": False, "axes.titleweight": "bold",
+    })
+
+
+def _ax(ax):
+    return ax if ax is not None else plt.subplots()[1]
+
+
+def plot_history(history, y=("train_loss", "val_loss"), ax=None, title: str | None = None):
+    """Curves of the recorded quantities ``y`` against epochs (a History or a DataFrame)."""
+    df = history.frame() if hasattr(history, "frame") else history
+    missing = [k for k in y if k not in df.columns]
+    if missing:
+        raise KeyError(f"not in the history: {missing}; recorded: {list(df.columns)}")
+    ax = _ax(ax)
+    long = df.melt(id_vars="epoch", value_vars=list(y), var_name="quantity", value_name="value")
+    sns.lineplot(data=long, x="epoch", y="value", hue="quantity", marker="o", ax=ax)
+    ax.set(title=title, ylabel="")
+    return ax
+
+
+def plot_curves(df, x: str, y: str, hue: str | None = None, ax=None, title: str | None = None,
+                errorbar=("pi", 100), logx: bool = False, **kwargs):
+    """Mean of ``y`` against ``x`` per ``hue``, with the spread over repeats (seeds) shaded.
+
+    ``errorbar=("pi", 100)`` shades from the smallest to the largest repeat.
+    """
+    ax = _ax(ax)
+    sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", errorbar=errorbar, ax=ax, **kwargs)
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set(title=title)
+    return ax
+
+
+def heatmap(matrix, xticklabels="auto", yticklabels="auto", ax=None, title: str | None = None,
+            annot: bool = False, fmt: str = ".2f", cmap: str = "viridis", **kwargs):
+    """A labelled heatmap of a 2-D array or tensor (attention weights, accuracy grids)."""
+    m = matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
+    if m.ndim != 2:
+        raise ValueError(f"heatmap takes a 2-D matrix, got shape {m.shape}")
+    ax = _ax(ax)
+    sns.heatmap(m, xticklabels=xticklabels, yticklabels=yticklabels, annot=annot, fmt=fmt, cmap=cmap,
+                ax=ax, **kwargs)
+    ax.set(title=title)
+    return ax
+
+
+def draw_tokens(rows, labels=None, ax=None, title: str | None = None, highlight=None, cmap: str = "tab20"):
+    """Draw token sequences as rows of coloured, labelled cells.
+
+    Args:
+        rows: a list of lists of token strings (rows may differ in length; shorter rows are
+            left blank at the end).
+        labels: a name for each row, drawn on the left.
+        highlight: a bool array of the same layout; highlighted cells get a thick outline.
+    """
+    if len(rows) == 0:
+        raise ValueError("draw_tokens needs at least one row")
+    width = max(len(r) for r in rows)
+    tokens = sorted({t for r in rows for t in r})
+    colour = {t: i % 20 for i, t in enumerate(tokens)}
+    grid = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        for j, t in enumerate(r):
+            grid[i, j] = colour[t]
+    ax = ax if ax is not None else plt.subplots(figsize=(max(4, 0.42 * width), 0.5 * len(rows) + 0.6))[1]
+    ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=19, aspect="auto", alpha=0.55)
+    for i, r in enumerate(rows):
+        for j, t in enumerate(r):
+            ax.text(j, i, t, ha="center", va="center", fontsize=8)
+            if highlight is not None and highlight[i][j]:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec="black"))
+    ax.set_yticks(range(len(rows)), labels if labels is not None else [""] * len(rows))
+    ax.set_xticks([])
+    ax.grid(False)
+    for side in ("top", "right", "bottom", "left"):
+        ax.spines[side].set_visible(False)
+    ax.set(title=title)
+    return ax

@@ -1,0 +1,65 @@
+"""pytest plugin: nbval runs every chapter notebook alone in an empty folder (the Colab check).
+
+nbval normally starts each notebook's kernel in the notebook's own folder. Here the kernel
+starts instead in a fresh temporary folder that holds nothing but a copy of the notebook,
+as in Colab: a notebook that reads a sibling file, or imports seqlib from the source tree
+instead of the installed package, fails. The same single execution is both the strict
+nbval comparison and the isolation check, which keeps the suite's run time to one pass.
+
+Kernels inherit the environment set here: one thread, a fixed hash seed, no progress bars.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import tempfile
+
+import nbval.plugin as nbval_plugin
+
+KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "SEQLIB_PROGRESS": "0"}
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXCUSED = []  # (notebook, cell index, first line) of cells whose outputs nbval does not compare
+
+_original_setup = nbval_plugin.IPyNbFile.setup
+_original_teardown = nbval_plugin.IPyNbFile.teardown
+
+
+def _isolated_setup(self):
+    folder = pathlib.Path(tempfile.mkdtemp(prefix="seqbook-colab-"))
+    shutil.copy(str(self.fspath), folder / pathlib.Path(str(self.fspath)).name)
+    real = nbval_plugin.RunningKernel
+    nbval_plugin.RunningKernel = lambda name, cwd=None, **kw: real(name, cwd=str(folder), **kw)
+    try:
+        _original_setup(self)
+    finally:
+        nbval_plugin.RunningKernel = real
+    self.isolated_folder = folder
+
+
+def _isolated_teardown(self):
+    try:
+        _original_teardown(self)
+    finally:
+        shutil.rmtree(getattr(self, "isolated_folder", ""), ignore_errors=True)
+
+
+nbval_plugin.IPyNbFile.setup = _isolated_setup
+nbval_plugin.IPyNbFile.teardown = _isolated_teardown
+
+
+def pytest_configure(config):
+    os.environ.update(KERNEL_ENV)
+    # The kernel must find seqlib as an installed package, never through the source tree.
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+             if p and pathlib.Path(p).resolve() != ROOT]
+    os.environ["PYTHONPATH"] = os.pathsep.join(paths)
+    if not paths:
+        del os.environ["PYTHONPATH"]
+
+
+def pytest_terminal_summary(terminalreporter):
+    if EXCUSED:
+        terminalreporter.write_sep("-", "cells excused from nbval's output comparison (timing or memory only)")
+        for notebook, index, first in EXCUSED:
+            terminalreporter.write_line(f"{notebook} cell {index}: {first}")

@@ -1,0 +1,97 @@
+"""The training loop, the plotting helpers and the exercise checkers."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import seqlib  # noqa: E402
+from seqlib import checks, data, train, viz  # noqa: E402
+
+
+class BagOfWords(nn.Module):
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.emb = nn.Embedding(vocab_size, 8, padding_idx=0)
+        self.out = nn.Linear(8, 2)
+
+    def forward(self, x, lengths):
+        return self.out(data.masked_mean(self.emb(x), data.lengths_to_mask(lengths, x.shape[1])))
+
+
+def test_fit_learns_an_easy_task_and_records_its_history(capsys, monkeypatch):
+    monkeypatch.setenv("SEQLIB_PROGRESS", "0")
+    seqlib.setup(seed=0)
+    d = data.majority_task(600, 3, 12, seed=0)
+    tr, va = d.split(0.8)
+    model = BagOfWords(len(d.vocab))
+    before = train.evaluate(model, va)["accuracy"]
+    hist = train.fit(model, tr, epochs=15, lr=0.03, val=va)
+    assert len(hist) == 15
+    assert {"epoch", "train_loss", "grad_norm", "seconds", "val_loss", "val_accuracy"} <= set(hist.frame().columns)
+    assert hist.last("val_accuracy") > 0.9 > before
+    assert hist.frame().train_loss.iloc[-1] < hist.frame().train_loss.iloc[0]
+    assert capsys.readouterr().err == ""  # no progress bar when SEQLIB_PROGRESS=0
+
+
+def test_fit_clips_gradients_and_stops_on_nan():
+    seqlib.setup(seed=0)
+    d = data.adding_problem(64, 6)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 1), nn.Flatten(0))
+    hist = train.fit(model, d, epochs=1, loss="mse", metrics=(), clip=1e-3, progress=False)
+    assert hist.last("grad_norm") > 1e-3  # the norm is recorded before clipping
+    with torch.no_grad():
+        model[1].weight.fill_(float("nan"))
+    with pytest.raises(FloatingPointError, match="smaller learning rate"):
+        train.fit(model, d, epochs=1, loss="mse", metrics=(), progress=False)
+
+
+def test_losses_reject_mismatched_shapes_and_unknown_names():
+    with pytest.raises(ValueError, match=r"logits must have shape y.shape \+ \(classes,\)"):
+        train.cross_entropy(torch.zeros(4, 3), torch.zeros(5, dtype=torch.long))
+    with pytest.raises(ValueError, match="same shape"):
+        train.mse(torch.zeros(4, 1), torch.zeros(4))
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        train.fit(nn.Linear(1, 1), data.adding_problem(4, 2), loss="hinge", progress=False)
+
+
+def test_accuracy_skips_ignored_targets():
+    logits = torch.tensor([[[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]]])
+    assert train.accuracy(logits, torch.tensor([[0, 0, data.IGNORE]])) == 0.5
+
+
+def test_history_errors_are_clear():
+    h = train.History()
+    with pytest.raises(ValueError, match="empty"):
+        h.last("val_loss")
+    h.log(epoch=1, train_loss=0.5)
+    with pytest.raises(KeyError, match="recorded"):
+        h.last("val_loss")
+
+
+def test_viz_helpers_draw_and_reject_bad_input():
+    h = train.History()
+    for e in range(1, 4):
+        h.log(epoch=e, train_loss=1 / e, val_loss=1.2 / e)
+    assert len(viz.plot_history(h).get_lines()) >= 2
+    with pytest.raises(KeyError, match="not in the history"):
+        viz.plot_history(h, y=("val_accuracy",))
+    assert viz.heatmap(torch.rand(3, 4)).collections
+    with pytest.raises(ValueError, match="2-D matrix"):
+        viz.heatmap(torch.rand(3))
+    ax = viz.draw_tokens([["a", "b"], ["c"]], labels=["x", "y"], highlight=[[True, False], [False]])
+    assert len(ax.texts) == 3 and len(ax.patches) == 1
+    plt.close("all")
+
+
+def test_checkers_pass_correct_and_fail_wrong_solutions():
+    assert "agree" in checks.check_pad(lambda seqs: data.pad(seqs))
+    with pytest.raises(AssertionError, match="padded values differ"):
+        checks.check_pad(lambda seqs: data.pad(seqs, pad_value=-1))
+    assert "agree" in checks.check_masked_mean(data.masked_mean)
+    with pytest.raises(AssertionError, match="padding leak"):
+        checks.check_masked_mean(lambda x, mask: x.mean(1))
+    with pytest.raises(AssertionError, match="shape"):
+        checks.check_masked_mean(lambda x, mask: x.sum())

@@ -1,0 +1,126 @@
+"""Vocabularies, padding, masks and batching."""
+import pytest
+import torch
+from torch.nn.utils.rnn import pad_sequence
+
+from seqlib import data
+
+
+def test_vocab_round_trip_and_pad_is_zero():
+    v = data.Vocab.from_text("hello world")
+    assert v.itos[0] == "<pad>" and v.pad_id == 0
+    ids = v.encode("hello")
+    assert v.decode(ids, join="") == "hello"
+    assert len(v) == len(set("hello world")) + 1
+
+
+def test_unknown_token_error_names_token_position_and_vocabulary():
+    v = data.Vocab(["a", "b"])
+    with pytest.raises(KeyError, match=r"at position 2: unknown token 'z'.*3 tokens.*no '<unk>'"):
+        v.encode(["a", "b", "z"])
+
+
+def test_unknown_token_maps_to_unk_when_present():
+    v = data.Vocab(["a"], specials=("<unk>",))
+    assert v.encode(["a", "q"]).tolist() == [2, 1]
+
+
+def test_decode_rejects_out_of_range_ids_and_batches():
+    v = data.Vocab(["a"])
+    with pytest.raises(ValueError, match="outside this vocabulary's range 0..1"):
+        v.decode([5])
+    with pytest.raises(ValueError, match=r"shape \(T,\), got shape \(2, 2\)"):
+        v.decode(torch.zeros(2, 2, dtype=torch.long))
+
+
+def test_pad_agrees_with_pytorch_and_reports_lengths():
+    seqs = [torch.tensor([3, 4, 5]), torch.tensor([6]), torch.tensor([7, 8])]
+    padded, lengths = data.pad(seqs)
+    assert torch.equal(padded, pad_sequence(seqs, batch_first=True))
+    assert lengths.tolist() == [3, 1, 2]
+    feats, _ = data.pad([torch.ones(2, 4), torch.ones(3, 4)], length=5)
+    assert feats.shape == (2, 5, 4) and feats[0, 2:].abs().sum() == 0
+
+
+def test_pad_errors():
+    with pytest.raises(ValueError, match="at least one sequence"):
+        data.pad([])
+    with pytest.raises(ValueError, match="length must be at least 3, got 2"):
+        data.pad([torch.ones(3)], length=2)
+    with pytest.raises(ValueError, match="share their feature shape"):
+        data.pad([torch.ones(2, 3), torch.ones(2, 4)])
+
+
+def test_lengths_to_mask():
+    mask = data.lengths_to_mask(torch.tensor([2, 0, 3]), max_len=4)
+    assert mask.tolist() == [[True, True, False, False], [False] * 4, [True, True, True, False]]
+    with pytest.raises(ValueError, match="max_len=2 is shorter than the longest length 3"):
+        data.lengths_to_mask(torch.tensor([3]), max_len=2)
+    with pytest.raises(TypeError, match="lengths must hold integers"):
+        data.lengths_to_mask(torch.tensor([1.0]))
+
+
+def test_masked_mean_ignores_padding_and_empty_rows_give_zero():
+    x = torch.tensor([[[1.0], [3.0], [100.0]], [[5.0], [7.0], [9.0]], [[4.0], [4.0], [4.0]]])
+    mask = data.lengths_to_mask(torch.tensor([2, 3, 0]), 3)
+    assert data.masked_mean(x, mask).squeeze(1).tolist() == [2.0, 7.0, 0.0]
+
+
+def test_mask_of_the_wrong_shape_or_type_is_rejected():
+    x = torch.zeros(2, 5, 3)
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, time\) = \(2, 5\).*got \(2, 4\)"):
+        data.masked_mean(x, torch.ones(2, 4, dtype=torch.bool))
+    with pytest.raises(TypeError, match="mask must be a bool tensor"):
+        data.masked_mean(x, torch.ones(2, 5))
+
+
+def test_seqdata_rejects_mismatched_lengths_and_batch():
+    x, y = torch.zeros(4, 6, dtype=torch.long), torch.zeros(4)
+    with pytest.raises(ValueError, match="same number of examples, got 4 and 3"):
+        data.SeqData(x, torch.zeros(3))
+    with pytest.raises(ValueError, match="one entry per example: expected 4, got 2"):
+        data.SeqData(x, y, lengths=torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="a length of 9 exceeds the padded sequence length 6"):
+        data.SeqData(x, y, lengths=torch.tensor([1, 2, 9, 3]))
+
+
+def test_seqdata_items_split_and_batches_are_reproducible():
+    d = data.parity_task(100, 8, min_length=2, seed=0)
+    x, length, y = d[3]
+    assert x.shape == (8,) and length == d.lengths[3] and y == d.y[3]
+    a, b = d.split(0.8, seed=1)
+    assert len(a) == 80 and len(b) == 20
+    assert len(a) + len(b) == len(d)
+    rows = lambda part: {(tuple(x.tolist()), int(y)) for x, y in zip(part.x, part.y)}  # noqa: E731
+    assert rows(a) | rows(b) == rows(d)
+    first = [batch[0] for batch in data.batches(d, 16, shuffle=True, seed=5)]
+    again = [batch[0] for batch in data.batches(d, 16, shuffle=True, seed=5)]
+    assert all(torch.equal(p, q) for p, q in zip(first, again))
+
+
+def test_corpus_and_windows():
+    text = data.load_corpus()
+    assert len(text) > 400_000 and "assert" in text
+    assert data.load_corpus(max_chars=50) == text[:50]
+    v = data.corpus_vocab(text)
+    ids = v.encode(text[:5000])
+    x, y = data.char_windows(ids, context=32, n=10, seed=0)
+    assert x.shape == y.shape == (10, 32)
+    assert torch.equal(x[:, 1:], y[:, :-1])
+    with pytest.raises(ValueError, match="too short"):
+        data.char_windows(ids[:10], context=32, n=1)
+
+
+@pytest.mark.parametrize("name", data.SERIES)
+def test_series_load_without_gaps(name):
+    s = data.load_series(name)
+    assert s.notna().all() and s.index.is_monotonic_increasing and len(s) >= 100
+
+
+def test_series_errors_and_windows():
+    with pytest.raises(ValueError, match="series must be one of"):
+        data.load_series("airline")
+    x, y = data.make_windows(data.load_series("nile"), context=10, horizon=2)
+    assert x.shape == (89, 10) and y.shape == (89, 2)
+    with pytest.raises(ValueError, match="too short for context 5 \\+ horizon 1"):
+        data.make_windows(torch.arange(4.0), 5)

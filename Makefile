@@ -14,7 +14,7 @@ NB ?= chapters/*.ipynb
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=68" wheel
+	$(BIN)/pip install --quiet --upgrade "pip>=24" "setuptools>=77" wheel
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
@@ -32,7 +32,7 @@ test: install
 # Re-execute notebooks in place (one thread, as in the tests) to refresh their stored outputs
 # and widget state after an edit: `make refresh` for all, `make refresh NB=chapters/01_*.ipynb` for one.
 refresh: install
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=900 $(NB)
+	for nb in $(NB); do $(BIN)/jupyter execute --inplace --timeout=900 "$$nb" || exit 1; done
 
 clean:
 	rm -rf $(VENV) _build

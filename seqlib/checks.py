@@ -11,6 +11,8 @@ from torch.nn.utils.rnn import pad_sequence
 
 from .data.batch import lengths_to_mask, masked_mean
 
+__all__ = ['check_pad', 'check_masked_mean']
+
 
 def _cases_1d(seed):
     g = torch.Generator().manual_seed(seed)

@@ -25,8 +25,12 @@ def _fallback_glue(name: str, variable: Any, display: bool = True) -> None:
 def glue(name: str, variable: Any, display: bool = False) -> None:
     """Store ``variable`` under ``name`` for the prose (``{glue:text}`name```), hidden by default.
 
-    Round floats before gluing them: the stored text is what nbval compares.
+    Round floats before gluing them: the stored text is what nbval compares. NumPy and
+    PyTorch scalars are stored as plain Python numbers (``0.5``, not ``np.float64(0.5)``), so
+    that the prose can format them (``{glue:text}`name:.0%```).
     """
+    if hasattr(variable, "item") and getattr(variable, "ndim", None) == 0:
+        variable = variable.item()
     try:
         from myst_nb import glue as myst_glue
     except ImportError:

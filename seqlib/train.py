@@ -29,6 +29,8 @@ from ._validate import check_int
 from .data.batch import batches
 from .data.tasks import IGNORE
 
+__all__ = ['fit', 'evaluate', 'predict', 'History', 'cross_entropy', 'mse', 'accuracy', 'LOSSES', 'METRICS']
+
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over all targets that are not ``IGNORE``; logits (..., C), y (...)."""
@@ -129,7 +131,7 @@ def evaluate(model: nn.Module, data, loss="cross_entropy", metrics=("accuracy",)
 def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
         loss="cross_entropy", metrics=("accuracy",), val=None, clip: float | None = None,
         weight_decay: float = 0.0, seed: int = 0, progress: bool | None = None) -> History:
-    """Train ``model`` on ``data`` with Adam; return the per-epoch :class:`History`.
+    """Train ``model`` on ``data`` with Adam; return the per-epoch :class:`seqlib.train.History`.
 
     Args:
         model: called as ``model(*inputs)`` on each batch.

@@ -10,6 +10,8 @@ import numpy as np
 import seaborn as sns
 import torch
 
+__all__ = ['set_style', 'plot_history', 'plot_curves', 'heatmap', 'draw_tokens']
+
 
 def set_style() -> None:
     """The book's look: seaborn's white grid, colour-blind palette, compact figures."""
@@ -52,44 +54,60 @@ def plot_curves(df, x: str, y: str, hue: str | None = None, ax=None, title: str 
 
 def heatmap(matrix, xticklabels="auto", yticklabels="auto", ax=None, title: str | None = None,
             annot: bool = False, fmt: str = ".2f", cmap: str = "viridis", **kwargs):
-    """A labelled heatmap of a 2-D array or tensor (attention weights, accuracy grids)."""
-    m = matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else np.asarray(matrix)
-    if m.ndim != 2:
-        raise ValueError(f"heatmap takes a 2-D matrix, got shape {m.shape}")
+    """A labelled heatmap of a 2-D array, tensor or DataFrame (attention weights, accuracy grids).
+
+    A DataFrame keeps its index and columns as tick labels and their names as axis labels.
+    """
+    if isinstance(matrix, torch.Tensor):
+        matrix = matrix.detach().cpu().numpy()
+    if not hasattr(matrix, "columns"):
+        matrix = np.asarray(matrix)
+    if matrix.ndim != 2:
+        raise ValueError(f"heatmap takes a 2-D matrix, got shape {matrix.shape}")
     ax = _ax(ax)
-    sns.heatmap(m, xticklabels=xticklabels, yticklabels=yticklabels, annot=annot, fmt=fmt, cmap=cmap,
+    sns.heatmap(matrix, xticklabels=xticklabels, yticklabels=yticklabels, annot=annot, fmt=fmt, cmap=cmap,
                 ax=ax, **kwargs)
     ax.set(title=title)
+    ax.tick_params(axis="y", rotation=0)
     return ax
 
 
-def draw_tokens(rows, labels=None, ax=None, title: str | None = None, highlight=None, cmap: str = "tab20"):
+def draw_tokens(rows, labels=None, ax=None, title: str | None = None, highlight=None, cmap: str = "tab20",
+                muted=("<pad>",)):
     """Draw token sequences as rows of coloured, labelled cells.
 
     Args:
         rows: a list of lists of token strings (rows may differ in length; shorter rows are
-            left blank at the end).
+            left blank at the end, and an empty string leaves its cell blank).
         labels: a name for each row, drawn on the left.
         highlight: a bool array of the same layout; highlighted cells get a thick outline.
+        muted: tokens drawn in grey rather than in a colour of their own (padding).
     """
     if len(rows) == 0:
         raise ValueError("draw_tokens needs at least one row")
     width = max(len(r) for r in rows)
-    tokens = sorted({t for r in rows for t in r})
+    tokens = sorted({t for r in rows for t in r if t and t not in muted})
     colour = {t: i % 20 for i, t in enumerate(tokens)}
     grid = np.full((len(rows), width), np.nan)
+    grey = np.zeros((len(rows), width), dtype=bool)
     for i, r in enumerate(rows):
         for j, t in enumerate(r):
-            grid[i, j] = colour[t]
+            if t in muted:
+                grey[i, j] = True
+            elif t:
+                grid[i, j] = colour[t]
     ax = ax if ax is not None else plt.subplots(figsize=(max(4, 0.42 * width), 0.5 * len(rows) + 0.6))[1]
+    ax.imshow(np.where(grey, 0.85, np.nan), cmap="gray", vmin=0, vmax=1, aspect="auto")
     ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0, vmax=19, aspect="auto", alpha=0.55)
     for i, r in enumerate(rows):
         for j, t in enumerate(r):
-            ax.text(j, i, t, ha="center", va="center", fontsize=8)
+            if t:
+                ax.text(j, i, t, ha="center", va="center", fontsize=8, color="0.45" if t in muted else "black")
             if highlight is not None and highlight[i][j]:
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec="black"))
     ax.set_yticks(range(len(rows)), labels if labels is not None else [""] * len(rows))
     ax.set_xticks([])
+    ax.set_xlim(-0.5, width - 0.5)
     ax.grid(False)
     for side in ("top", "right", "bottom", "left"):
         ax.spines[side].set_visible(False)

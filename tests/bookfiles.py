@@ -65,4 +65,4 @@ def colab_install_spec() -> str:
     return f"seqlib @ git+{repository_url()}"
 
 
-GLUE_ROLE = re.compile(r"\{glue(?::text|:md)?\}`([^`]+)`")
+GLUE_ROLE = re.compile(r"\{glue(?::text|:md|:figure|:any)?\}`([^`:]+)(?::[^`]*)?`")

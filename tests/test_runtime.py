@@ -64,3 +64,7 @@ def test_glue_fallback_emits_exactly_what_myst_nb_emits(monkeypatch):
             assert calls[-1] == calls[-2]
     seqlib.glue("key", 0.25)  # the public entry point goes through myst-nb here
     assert calls[-1][0][0] == {"application/papermill.record/text/plain": "0.25"}
+    seqlib.glue("key", np.float64(0.5))  # NumPy and torch scalars become plain numbers
+    assert calls[-1][0][0] == {"application/papermill.record/text/plain": "0.5"}
+    seqlib.glue("key", torch.tensor(3))
+    assert calls[-1][0][0] == {"application/papermill.record/text/plain": "3"}

@@ -103,6 +103,10 @@ def test_word_order_twins_share_their_words_but_not_their_label():
         assert collections.Counter(a) == collections.Counter(b) and a != b
         assert d.y[i] != d.y[i + 1]
         assert d.meta["pair"][i] == d.meta["pair"][i + 1] == i // 2
+    sentences = [tuple(d.vocab.decode(row)) for row in d.x]
+    assert len(set(sentences)) == len(sentences)  # distinct pairs: splits by pair are disjoint
+    with pytest.raises(ValueError, match="n_pairs must be at most 864, got 900"):
+        data.word_order_sentiment(900)
 
 
 def test_majority_labels_have_no_ties():

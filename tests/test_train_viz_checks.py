@@ -83,6 +83,12 @@ def test_viz_helpers_draw_and_reject_bad_input():
         viz.heatmap(torch.rand(3))
     ax = viz.draw_tokens([["a", "b"], ["c"]], labels=["x", "y"], highlight=[[True, False], [False]])
     assert len(ax.texts) == 3 and len(ax.patches) == 1
+    ax = viz.draw_tokens([["a", "<pad>", ""]])
+    assert [t.get_text() for t in ax.texts] == ["a", "<pad>"]  # empty cells stay blank
+    import pandas as pd
+    grid = pd.DataFrame([[0.1, 0.2]], index=pd.Index([4], name="k"), columns=pd.Index([1, 2], name="distance"))
+    ax = viz.heatmap(grid)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2"] and ax.get_xlabel() == "distance"
     plt.close("all")
 
 

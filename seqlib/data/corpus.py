@@ -37,7 +37,8 @@ def char_windows(ids: torch.Tensor, context: int, n: int, seed: int = 0):
         n: how many windows.
 
     Returns:
-        x (n, T) and y (n, T), where y[:, t] is the character that follows x[:, t].
+        Two tensors of shape (n, T), inputs and targets; each target is the character that
+        follows the input at the same position.
     """
     check_int(context, "context", minimum=1)
     check_int(n, "n", minimum=1)

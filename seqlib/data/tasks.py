@@ -1,4 +1,4 @@
-"""The book's tasks, as seeded generators. Each returns a :class:`SeqData`.
+"""The book's tasks, as seeded generators. Each returns a :class:`seqlib.data.SeqData`.
 
 Every task isolates one thing a sequence model must do, so that when a model fails we know
 what failed:
@@ -289,28 +289,46 @@ def word_order_sentiment(n_pairs: int, fillers: tuple[int, int] = (0, 0), seed: 
     not good"): the same multiset of words, the opposite label. Examples ``2i`` and ``2i+1``
     are twins; ``meta['pair']`` gives each example's pair index. ``fillers=(lo, hi)`` inserts
     lo..hi intensifiers ("really", "very") before the asserted adjective, shifting positions.
+    All pairs are distinct, so splitting by pair index gives disjoint sets of sentences.
 
     Returns x (2 n_pairs, T) padded ids, lengths, y (2 n_pairs,) with 1 = positive.
     """
     check_int(n_pairs, "n_pairs", minimum=1)
     lo, hi = fillers
     check_int(lo, "fillers[0]", minimum=0)
-    check_int(hi, "fillers[1]", minimum=lo)
-    g = _generator(seed)
+    check_int(hi, "fillers[1]", minimum=lo, maximum=4)
+    # Every distinct pair is one combination of (template, noun, good, bad, filler words).
+    filler_runs = [run for k in range(lo, hi + 1) for run in _runs(k)]
+    radices = [len(_TEMPLATES), len(_NOUNS), len(_GOOD), len(_BAD), len(filler_runs)]
+    total = 1
+    for r in radices:
+        total *= r
+    check_int(n_pairs, "n_pairs", maximum=total)
     vocab = Vocab(sorted({w for t in _TEMPLATES for w in t.split() if "{" not in w} | {"was"}
                          | set(_NOUNS) | set(_GOOD) | set(_BAD) | set(_INTENSIFIERS)))
     sentences, labels = [], []
-    for _ in range(n_pairs):
-        template, noun = _pick(_TEMPLATES, g), _pick(_NOUNS, g)
-        good, bad = _pick(_GOOD, g), _pick(_BAD, g)
-        k = int(torch.randint(lo, hi + 1, (1,), generator=g))
-        fill = "".join(_pick(_INTENSIFIERS, g) + " " for _ in range(k))
+    for index in torch.randperm(total, generator=_generator(seed))[:n_pairs].tolist():
+        digits = []
+        for r in radices:  # mixed-radix decoding of the combination's index
+            index, d = divmod(index, r)
+            digits.append(d)
+        template, noun, good, bad, run = (_TEMPLATES[digits[0]], _NOUNS[digits[1]], _GOOD[digits[2]],
+                                          _BAD[digits[3]], filler_runs[digits[4]])
+        fill = "".join(word + " " for word in run)
         for asserted, negated, label in ((good, bad, 1), (bad, good, 0)):
             sentences.append(template.format(noun=noun, a=asserted, b=negated, fill=fill).split())
             labels.append(label)
     x, lengths = pad([vocab.encode(s) for s in sentences])
     return SeqData(x, torch.tensor(labels), lengths=lengths, vocab=vocab,
                    pair=torch.arange(n_pairs).repeat_interleave(2), task="word_order_sentiment")
+
+
+def _runs(k: int) -> list:
+    """All sequences of k intensifiers."""
+    runs = [[]]
+    for _ in range(k):
+        runs = [run + [w] for run in runs for w in _INTENSIFIERS]
+    return runs
 
 
 def majority_task(n: int, min_length: int, max_length: int, seed: int = 0) -> SeqData:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from IPython.core.formatters import format_display_data
-from IPython.display import display as ipy_display
-
 GLUE_PREFIX = "application/papermill.record/"
 
 
+def ipy_display(*args, **kwargs):
+    from IPython.display import display  # IPython is there whenever a notebook runs
+
+    display(*args, **kwargs)
+
+
 def _fallback_glue(name: str, variable: Any, display: bool = True) -> None:
+    from IPython.core.formatters import format_display_data
+
     mimebundle, metadata = format_display_data(variable)
     mime_prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = dict(name=name, mime_prefix=mime_prefix)

@@ -41,3 +41,22 @@ def test_the_repository_url_is_the_same_everywhere():
     assert project["urls"]["Book"].rstrip("/") == repository_url()
     assert repository_url() in (ROOT / "README.md").read_text()
     assert colab_install_spec().startswith("seqlib @ git+https://")
+
+
+def test_seqlib_works_in_plain_python_without_notebook_machinery():
+    """Where IPython, ipywidgets and myst-nb cannot be imported, seqlib still imports and runs."""
+    code = """
+import importlib.abc, sys
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in ("IPython", "ipywidgets", "myst_nb"):
+            raise ImportError(f"{name} is blocked for this test")
+sys.meta_path.insert(0, Block())
+import seqlib
+seqlib.setup(seed=0)
+print(seqlib.data.parity_task(4, 6).x.shape)
+"""
+    with tempfile.TemporaryDirectory() as empty:
+        out = subprocess.run([sys.executable, "-c", code], cwd=empty, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "torch.Size([4, 6])"

@@ -7,14 +7,15 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.data                     the book's tasks, vocabularies, padding and masks, corpus, series
     seqlib.train                    fit / evaluate / History: a short, readable training loop
     seqlib.viz                      seaborn-based curves, heatmaps and task drawings
+    seqlib.recurrent                RNN, LSTM, GRU (and their cells) from scratch, with from_torch()
     seqlib.checks                   graders for the coding exercises
 
-Later chapters add the models (recurrent, attention, Transformer, state space) as modules
-of their own, each checked against its PyTorch counterpart in ``tests/``.
+Each model is a module of its own (recurrent networks first; attention, the Transformer and
+state space models in later chapters), checked against its PyTorch counterpart in ``tests/``.
 """
-from . import checks, data, train, viz
+from . import checks, data, recurrent, train, viz
 from .prose import glue
 from .runtime import setup
 
 __version__ = "0.1.0"
-__all__ = ["setup", "glue", "data", "train", "viz", "checks", "__version__"]
+__all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "checks", "__version__"]

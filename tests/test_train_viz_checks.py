@@ -92,6 +92,53 @@ def test_viz_helpers_draw_and_reject_bad_input():
     plt.close("all")
 
 
+
+def _frames(n):
+    """n small figures, each titled with its step."""
+    for t in range(n):
+        fig, ax = plt.subplots(figsize=(2, 1.5))
+        ax.plot([0, 1], [0, t])
+        ax.set_title(f"t = {t}")
+        yield fig
+
+
+def _linked(ex, source, target):
+    return any((lk.source[0], lk.source[1], lk.target[0], lk.target[1]) == (*source, *target) for lk in ex.links)
+
+
+def test_step_explorer_links_slider_and_frames_client_side():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    ex = viz.step_explorer(_frames(5), labels=[f"t = {t}" for t in range(5)], title="demo")
+    assert isinstance(ex, ipywidgets.VBox)
+    assert len(ex.stack.children) == 5 and all(isinstance(im, ipywidgets.Image) for im in ex.stack.children)
+    assert bytes(ex.stack.children[0].value).startswith(b"\x89PNG")
+    assert (ex.slider.min, ex.slider.max, ex.slider.value, ex.stack.selected_index) == (0, 4, 0, 0)
+    assert ex.play is not None and ex.play.max == 4
+    # jslink (a Link widget, run in the browser), never a Python-side observe: the page has no kernel.
+    assert [lk._model_name for lk in ex.links] == ["LinkModel"] * 3
+    assert _linked(ex, (ex.slider, "value"), (ex.stack, "selected_index"))
+    assert _linked(ex, (ex.play, "value"), (ex.slider, "value"))
+    texts = [w for w in ex.children if isinstance(w, ipywidgets.Stack) and w is not ex.stack]
+    assert [lab.value for lab in texts[0].children] == [f"t = {t}" for t in range(5)]
+    assert _linked(ex, (ex.slider, "value"), (texts[0], "selected_index"))
+    assert plt.get_fignums() == []  # the figures are closed, so the inline backend does not show them too
+    # nbval compares text/plain strictly: it must be short and free of model ids and image bytes.
+    bundle = ex._repr_mimebundle_()
+    assert repr(ex) == bundle["text/plain"] == "StepExplorer(5 steps)"
+    png = bytes(ex.stack.children[0].value)
+    assert repr(viz.step_explorer([png, png], play=False)) == "StepExplorer(2 steps)"
+
+
+def test_step_explorer_rejects_bad_input():
+    pytest.importorskip("ipywidgets")
+    with pytest.raises(ValueError, match="at least one frame, got none"):
+        viz.step_explorer([])
+    with pytest.raises(ValueError, match="one text per frame: 3 frames, got 2 labels"):
+        viz.step_explorer(_frames(3), labels=["a", "b"])
+    with pytest.raises(TypeError, match="matplotlib Figure or PNG bytes, got str"):
+        viz.step_explorer(["not a figure"])
+    plt.close("all")
+
 def test_checkers_pass_correct_and_fail_wrong_solutions():
     assert "agree" in checks.check_pad(lambda seqs: data.pad(seqs))
     with pytest.raises(AssertionError, match="padded values differ"):

@@ -8,14 +8,15 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.train                    fit / evaluate / History: a short, readable training loop
     seqlib.viz                      seaborn-based curves, heatmaps and task drawings
     seqlib.recurrent                RNN, LSTM, GRU (and their cells) from scratch, with from_torch()
+    seqlib.models                   RecurrentModel: embed, recur, read out (PyTorch's fast layers)
     seqlib.checks                   graders for the coding exercises
 
 Each model is a module of its own (recurrent networks first; attention, the Transformer and
 state space models in later chapters), checked against its PyTorch counterpart in ``tests/``.
 """
-from . import checks, data, recurrent, train, viz
+from . import checks, data, models, recurrent, train, viz
 from .prose import glue
 from .runtime import setup
 
 __version__ = "0.1.0"
-__all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "checks", "__version__"]
+__all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "checks", "__version__"]

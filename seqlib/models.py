@@ -1,0 +1,97 @@
+"""Ready-to-train recurrent models for the book's experiments: embed, recur, read out.
+
+Each architecture is built from scratch once and checked against PyTorch (``seqlib.recurrent``).
+Experiments that train dozens of models then use PyTorch's fused layers, which compute the
+same function faster, inside this one wrapper, so every chapter trains recurrent models the
+same way: optional token embedding, ``nn.RNN``/``nn.LSTM``/``nn.GRU``, and a linear read-out
+of the last real state of each sequence (or of every state).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ._validate import check_int, check_tensor
+
+__all__ = ["RecurrentModel", "set_forget_bias", "KINDS"]
+
+KINDS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+
+
+def set_forget_bias(lstm: nn.LSTM, value: float) -> nn.LSTM:
+    """Set every forget-gate bias of ``lstm`` so that ``b_ih + b_hh`` equals ``value`` for the forget gate.
+
+    PyTorch stacks the gates as (i, f, g, o), so the forget gate's biases are rows H..2H.
+    """
+    if not isinstance(lstm, nn.LSTM):
+        raise TypeError(f"set_forget_bias needs an nn.LSTM, got {type(lstm).__name__}")
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for name, p in lstm.named_parameters():
+            if name.startswith("bias_"):
+                p[H:2 * H].fill_(value / 2)  # the two biases add up
+    return lstm
+
+
+class RecurrentModel(nn.Module):
+    """(embedding) -> recurrent layers -> linear read-out.
+
+    Args:
+        kind: ``"rnn"`` (tanh), ``"lstm"`` or ``"gru"``.
+        input_size: features per step, or the vocabulary size when ``tokens=True``.
+        hidden_size, num_layers, bidirectional: as in ``nn.LSTM``.
+        output_size: width of the read-out (classes, or 1 for a number).
+        tokens: inputs are token ids (B, T) to embed in ``embed_dim`` dimensions (id 0 = padding).
+        per_step: read out every step (B, T, output_size) instead of the last real one (B, output_size).
+        squeeze: drop a read-out dimension of size 1 (regression to one number).
+        forget_bias: for an LSTM, the initial forget-gate bias (PyTorch's default draws it at random).
+
+    ``forward(x, lengths=None)``: x is (B, T, input_size) features or (B, T) token ids; with
+    ``lengths`` (B,) the batch is packed, so padding never reaches the state, in either direction.
+    """
+
+    def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int = 1, *, tokens: bool = False,
+                 embed_dim: int = 16, num_layers: int = 1, bidirectional: bool = False, per_step: bool = False,
+                 squeeze: bool = False, forget_bias: float | None = None):
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        check_int(input_size, "input_size", minimum=1)
+        check_int(hidden_size, "hidden_size", minimum=1)
+        check_int(output_size, "output_size", minimum=1)
+        self.kind, self.tokens, self.per_step, self.squeeze = kind, tokens, per_step, squeeze
+        self.embed = nn.Embedding(input_size, embed_dim, padding_idx=0) if tokens else None
+        features = embed_dim if tokens else input_size
+        self.rnn = KINDS[kind](features, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                               batch_first=True)
+        if forget_bias is not None:
+            if kind != "lstm":
+                raise ValueError(f"forget_bias applies to an LSTM, not to kind={kind!r}")
+            set_forget_bias(self.rnn, forget_bias)
+        self.readout = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T, input_size) or token ids (B, T); lengths (B,) -> (B, output_size) or (B, T, output_size)."""
+        if self.tokens:
+            check_tensor(x, "x (token ids)", dims=2, dtype_kind="int")
+            x = self.embed(x)  # (B, T) -> (B, T, E)
+        else:
+            check_tensor(x, "x", dims=3, dtype_kind="float")
+        B, T = x.shape[:2]
+        if lengths is None:
+            lengths = torch.full((B,), T, dtype=torch.long)
+        check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
+        if len(lengths) != B or int(lengths.max()) > T or int(lengths.min()) < 1:
+            raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, state = self.rnn(packed)
+        if self.per_step:
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=T)  # (B, T, D*H)
+            out = self.readout(outputs)  # (B, T, output_size)
+        else:
+            h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H)
+            D = 2 if self.rnn.bidirectional else 1
+            last = torch.cat(list(h_n[-D:]), dim=-1)  # the top layer's final states: (B, D*H)
+            out = self.readout(last)  # (B, output_size)
+        return out.squeeze(-1) if self.squeeze else out

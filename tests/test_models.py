@@ -1,0 +1,49 @@
+"""The experiments' recurrent model: read-out at each sequence's last real step, padding-proof."""
+import pytest
+import torch
+
+from seqlib import data, models
+
+
+@pytest.mark.parametrize("kind", sorted(models.KINDS))
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_padded_batch_gives_the_same_answers_as_each_sequence_alone(kind, bidirectional):
+    torch.manual_seed(0)
+    model = models.RecurrentModel(kind, 3, 8, 2, num_layers=2, bidirectional=bidirectional).eval()
+    lengths = torch.tensor([5, 2, 7])
+    x = torch.randn(3, 7, 3)
+    x = torch.where(data.lengths_to_mask(lengths, 7)[..., None], x, torch.full_like(x, 99.0))  # garbage padding
+    batched = model(x, lengths)
+    alone = torch.cat([model(x[b:b + 1, : lengths[b]]) for b in range(3)])
+    assert batched.shape == (3, 2)
+    assert torch.allclose(batched, alone, atol=1e-6)
+
+
+def test_tokens_per_step_and_squeeze():
+    d = data.parity_task(6, 9, min_length=2, seed=0)
+    per_step = models.RecurrentModel("lstm", len(d.vocab), 8, 2, tokens=True, per_step=True)
+    assert per_step(d.x, d.lengths).shape == (6, 9, 2)
+    regress = models.RecurrentModel("gru", 2, 8, 1, squeeze=True)
+    assert regress(data.adding_problem(4, 5).x).shape == (4,)
+
+
+def test_forget_bias_is_set_on_every_layer_and_direction():
+    m = models.RecurrentModel("lstm", 2, 4, forget_bias=3.0, num_layers=2, bidirectional=True)
+    for name, p in m.rnn.named_parameters():
+        if name.startswith("bias_ih"):
+            partner = dict(m.rnn.named_parameters())[name.replace("bias_ih", "bias_hh")]
+            assert torch.allclose((p + partner)[4:8], torch.full((4,), 3.0))
+            assert not torch.allclose((p + partner)[:4], torch.full((4,), 3.0))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: models.RecurrentModel("transformer", 2, 4), ValueError, "kind must be one of"),
+    (lambda: models.RecurrentModel("gru", 2, 4, forget_bias=1.0), ValueError, "forget_bias applies to an LSTM"),
+    (lambda: models.RecurrentModel("rnn", 2, 4)(torch.zeros(2, 3, 2), torch.tensor([3, 4])), ValueError,
+     "lengths must hold 2 values between 1 and 3"),
+    (lambda: models.RecurrentModel("rnn", 5, 4, tokens=True)(torch.zeros(2, 3)), TypeError, "must hold integers"),
+    (lambda: models.set_forget_bias(torch.nn.GRU(2, 3), 1.0), TypeError, "needs an nn.LSTM"),
+])
+def test_bad_input_is_rejected_clearly(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

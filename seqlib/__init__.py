@@ -9,14 +9,18 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.viz                      seaborn-based curves, heatmaps and task drawings
     seqlib.recurrent                RNN, LSTM, GRU (and their cells) from scratch, with from_torch()
     seqlib.models                   RecurrentModel: embed, recur, read out (PyTorch's fast layers)
+    seqlib.attention                scaled dot-product, additive, multiplicative, multi-head attention
+    seqlib.positions                sinusoidal, learned and rotary position encodings
     seqlib.checks                   graders for the coding exercises
 
-Each model is a module of its own (recurrent networks first; attention, the Transformer and
-state space models in later chapters), checked against its PyTorch counterpart in ``tests/``.
+Each model is a module of its own (recurrent networks, then attention and positions; the
+Transformer and state space models in later chapters), checked against its PyTorch
+counterpart in ``tests/``.
 """
-from . import checks, data, models, recurrent, train, viz
+from . import attention, checks, data, models, positions, recurrent, train, viz
 from .prose import glue
 from .runtime import setup
 
 __version__ = "0.1.0"
-__all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "checks", "__version__"]
+__all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
+           "__version__"]

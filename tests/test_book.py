@@ -56,7 +56,8 @@ def public_names():
     import seqlib
 
     names = [f"seqlib.{n}" for n in seqlib.__all__ if callable(getattr(seqlib, n))]
-    for module in (seqlib.data, seqlib.train, seqlib.viz, seqlib.recurrent, seqlib.models, seqlib.checks):
+    for module in (seqlib.data, seqlib.train, seqlib.viz, seqlib.recurrent, seqlib.models, seqlib.attention,
+                   seqlib.positions, seqlib.checks):
         public = getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")])
         for n in public:
             obj = getattr(module, n)

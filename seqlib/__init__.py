@@ -11,16 +11,18 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.models                   RecurrentModel: embed, recur, read out (PyTorch's fast layers)
     seqlib.attention                scaled dot-product, additive, multiplicative, multi-head attention
     seqlib.positions                sinusoidal, learned and rotary position encodings
+    seqlib.seq2seq                  the LSTM encoder-decoder, with or without attention (Bahdanau, Luong)
+    seqlib.transformer              encoder and decoder layers, the encoder-decoder Transformer, a GPT-style LM
     seqlib.checks                   graders for the coding exercises
 
-Each model is a module of its own (recurrent networks, then attention and positions; the
-Transformer and state space models in later chapters), checked against its PyTorch
-counterpart in ``tests/``.
+Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
+(state space models and linear attention join in Part V).
 """
-from . import attention, checks, data, models, positions, recurrent, train, viz
+from . import attention, checks, data, models, positions, recurrent, seq2seq, train, transformer, viz
 from .prose import glue
 from .runtime import setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
+           "seq2seq", "transformer",
            "__version__"]

@@ -13,7 +13,7 @@ from torch.nn.utils.rnn import pad_sequence
 
 from .data.batch import lengths_to_mask, masked_mean
 
-__all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step']
+__all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention"]
 
 
 def _cases_1d(seed):
@@ -192,3 +192,45 @@ def check_lstm_step(fn, seed: int = 0) -> str:
                 raise AssertionError(f"{where}: {name} differs from torch.nn.LSTMCell by up to {worst:.3g}."
                                      f"{_lstm_mistake(tuple(got), args)}")
     return f"check_lstm_step: all {n} cases agree with torch.nn.LSTMCell."
+
+
+def check_dot_attention(fn, seed: int = 0) -> str:
+    """Grade ``fn(query (B, H), keys (B, S, H), values (B, S, D), mask (B, S) bool) -> (context (B, D), weights (B, S))``.
+
+    Dot-product attention for one query per sequence (Luong's "dot" score, no scaling), masked
+    so that padded keys (mask False) get weight 0. The reference is PyTorch's
+    ``F.scaled_dot_product_attention`` with ``scale=1``; the weights must sum to 1 over real keys.
+    """
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(seed)
+    for k in range(8):
+        B, S, H, D = (int(v) for v in torch.randint(1, 6, (4,), generator=g))
+        lengths = torch.randint(1, S + 1, (B,), generator=g)
+        mask = lengths_to_mask(lengths, S)  # (B, S)
+        query, keys = torch.randn(B, H, generator=g), torch.randn(B, S, H, generator=g)
+        values = torch.randn(B, S, D, generator=g)
+        values = torch.where(mask[..., None], values, 1e3 * torch.randn(B, S, D, generator=g))  # garbage padding
+        want = F.scaled_dot_product_attention(query[:, None, :], keys, values, attn_mask=mask[:, None, :],
+                                              scale=1.0)[:, 0]  # (B, D)
+        scores = torch.einsum("bh,bsh->bs", query, keys).masked_fill(~mask, float("-inf"))
+        want_weights = torch.softmax(scores, dim=-1)  # (B, S)
+        out = fn(query.clone(), keys.clone(), values.clone(), mask.clone())
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise AssertionError(f"case {k}: expected a tuple (context, weights), got {type(out).__name__}")
+        context, weights = out
+        if tuple(weights.shape) != (B, S) or tuple(context.shape) != (B, D):
+            raise AssertionError(f"case {k}: expected context {(B, D)} and weights {(B, S)}, "
+                                 f"got {tuple(context.shape)} and {tuple(weights.shape)}")
+        if (weights[~mask].abs() > 1e-6).any():
+            raise AssertionError(f"case {k} (lengths {lengths.tolist()}): padded keys got non-zero weight; "
+                                 "mask the scores with -inf before the softmax")
+        if not torch.allclose(weights, want_weights, atol=1e-5):
+            scaled = torch.softmax(scores / H ** 0.5, dim=-1)
+            hint = " (did you divide by sqrt(H)? Luong's dot score is not scaled)" if torch.allclose(
+                weights, scaled, atol=1e-5) else ""
+            raise AssertionError(f"case {k}: the weights differ from softmax(q . k) over real keys{hint}")
+        if not torch.allclose(context, want, atol=1e-4):
+            raise AssertionError(f"case {k}: the context differs from F.scaled_dot_product_attention's by "
+                                 f"{(context - want).abs().max().item():.3g}")
+    return "check_dot_attention: all 8 cases agree with F.scaled_dot_product_attention."

@@ -148,3 +148,25 @@ def test_checkers_pass_correct_and_fail_wrong_solutions():
         checks.check_masked_mean(lambda x, mask: x.mean(1))
     with pytest.raises(AssertionError, match="shape"):
         checks.check_masked_mean(lambda x, mask: x.sum())
+
+
+def test_dot_attention_checker_passes_a_correct_solution_and_names_mistakes():
+    def correct(q, k, v, mask):
+        scores = torch.einsum("bh,bsh->bs", q, k).masked_fill(~mask, float("-inf"))
+        w = torch.softmax(scores, dim=-1)
+        return torch.einsum("bs,bsd->bd", w, v), w
+
+    def unmasked(q, k, v, mask):
+        w = torch.softmax(torch.einsum("bh,bsh->bs", q, k), dim=-1)
+        return torch.einsum("bs,bsd->bd", w, v), w
+
+    def scaled(q, k, v, mask):
+        scores = torch.einsum("bh,bsh->bs", q, k).masked_fill(~mask, float("-inf")) / q.shape[-1] ** 0.5
+        w = torch.softmax(scores, dim=-1)
+        return torch.einsum("bs,bsd->bd", w, v), w
+
+    assert "agree" in checks.check_dot_attention(correct)
+    with pytest.raises(AssertionError, match="padded keys got non-zero weight"):
+        checks.check_dot_attention(unmasked)
+    with pytest.raises(AssertionError, match="sqrt"):
+        checks.check_dot_attention(scaled)

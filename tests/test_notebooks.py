@@ -115,3 +115,12 @@ def test_chapter_has_the_book_skeleton(nb_path):
     for part in ("Learning objectives", "Prerequisites", "Run time", "Summary", "Exercises", "{exercise}",
                  "{solution", "{cite"):
         assert part in prose, f"{nb_path.name} lacks {part!r}"
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
+def test_prose_has_no_control_characters(nb_path):
+    """A lost backslash (\\a, \\f, \\t in an unescaped string) turns LaTeX into control characters."""
+    for i, cell in enumerate(load(nb_path)["cells"]):
+        if cell["cell_type"] == "markdown":
+            bad = sorted({repr(ch) for ch in source(cell) if ord(ch) < 32 and ch != "\n"})
+            assert not bad, f"{nb_path.name} markdown cell {i} contains control characters {bad}"

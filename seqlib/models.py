@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ._validate import check_int, check_tensor
 
-__all__ = ["RecurrentModel", "set_forget_bias", "KINDS"]
+__all__ = ["RecurrentModel", "set_forget_bias", "train_on_adding", "KINDS"]
 
 KINDS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -95,3 +95,26 @@ class RecurrentModel(nn.Module):
             last = torch.cat(list(h_n[-D:]), dim=-1)  # the top layer's final states: (B, D*H)
             out = self.readout(last)  # (B, output_size)
         return out.squeeze(-1) if self.squeeze else out
+
+
+def train_on_adding(kind: str, length: int, seed: int, hidden_size: int = 32, steps: int = 1000,
+                    batch_size: int = 32, lr: float = 2e-2, clip: float = 1.0, n_test: int = 1000):
+    """The book's adding-problem protocol (Chapters 2, 3 and 7): one model, one fixed budget.
+
+    Trains a :class:`RecurrentModel` of ``kind`` on ``steps`` Adam steps of fresh batches of the
+    adding problem at ``length`` (gradients clipped at ``clip``), and tests it on ``n_test`` new
+    sequences.
+
+    Returns:
+        The trained model (in eval mode) and its test mean squared error, as a pair.
+    """
+    from . import train
+    from .data import adding_problem
+    from .runtime import setup
+
+    setup(seed, style=False)
+    model = RecurrentModel(kind, 2, hidden_size, 1, squeeze=True)
+    fresh = adding_problem(steps * batch_size, length, seed=seed)  # one pass = ``steps`` steps
+    train.fit(model, fresh, epochs=1, batch_size=batch_size, lr=lr, loss="mse", metrics=(), clip=clip, seed=seed)
+    test = adding_problem(n_test, length, seed=1000 + seed)
+    return model.eval(), train.evaluate(model, test, loss="mse", metrics=())["loss"]

@@ -47,3 +47,10 @@ def test_forget_bias_is_set_on_every_layer_and_direction():
 def test_bad_input_is_rejected_clearly(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_train_on_adding_is_deterministic_and_learns_a_short_task():
+    model, mse = models.train_on_adding("lstm", 5, seed=0, steps=300)
+    _, again = models.train_on_adding("lstm", 5, seed=0, steps=300)
+    assert mse == again and not model.training
+    assert mse < 0.05 < 1 / 6  # clearly better than always predicting 1

@@ -124,3 +124,13 @@ def test_series_errors_and_windows():
     assert x.shape == (89, 10) and y.shape == (89, 2)
     with pytest.raises(ValueError, match="too short for context 5 \\+ horizon 1"):
         data.make_windows(torch.arange(4.0), 5)
+
+
+def test_padded_keeps_everything_but_the_length():
+    d = data.word_order_sentiment(5, seed=0)
+    p = d.padded(15)
+    assert p.x.shape == (10, 15) and torch.equal(p.x[:, : d.x.shape[1]], d.x) and (p.x[:, d.x.shape[1]:] == 0).all()
+    assert torch.equal(p.lengths, d.lengths) and torch.equal(p.meta["pair"], d.meta["pair"])
+    assert data.adding_problem(3, 4).padded(6).x.shape == (3, 6, 2)
+    with pytest.raises(ValueError, match=f"length must be at least {d.x.shape[1]}, got 4"):
+        d.padded(4)

@@ -120,6 +120,13 @@ class SeqData(Dataset):
         lengths = None if self.lengths is None else self.lengths[index]
         return SeqData(self.x[index], self.y[index], lengths, self.vocab, **self.meta)
 
+    def padded(self, length: int) -> "SeqData":
+        """The same examples with the inputs padded (with id 0 or zeros) to ``length`` steps."""
+        check_int(length, "length", minimum=self.x.shape[1])
+        extra = length - self.x.shape[1]
+        x = torch.nn.functional.pad(self.x, (0, 0, 0, extra) if self.x.dim() == 3 else (0, extra))
+        return SeqData(x, self.y, self.lengths, self.vocab, **self.meta)
+
     def split(self, fraction: float, seed: int = 0):
         """Shuffle with ``seed`` and split into (first ``fraction``, rest)."""
         if not 0 < fraction < 1:

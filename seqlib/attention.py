@@ -225,8 +225,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
 class _Seq2SeqAttention(nn.Module):
     """What additive and multiplicative attention share: the checks, the masked softmax, the average.
 
-    A subclass defines ``score(query, keys)``, (B, Tq, Dq) and (B, Tk, Dk) -> scores (B, Tq, Tk),
-    and a ``forward`` that calls ``_attend``.
+    A subclass defines only ``score(query, keys)``, (B, Tq, Dq) and (B, Tk, Dk) -> scores (B, Tq, Tk).
     """
 
     def __init__(self, query_size: int, key_size: int):
@@ -234,21 +233,35 @@ class _Seq2SeqAttention(nn.Module):
         self.query_size = check_int(query_size, "query_size", minimum=1)
         self.key_size = check_int(key_size, "key_size", minimum=1)
 
-    def _attend(self, query, keys, values, key_mask):
-        """The shared forward: scores, masked softmax, weighted average (shapes in the subclasses' forward)."""
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                mask: torch.Tensor | None = None) -> tuple:
+        """Attend from each query to the keys, and average the values.
+
+        Args:
+            query: the queries (B, Tq, Dq), or one query per sequence (B, Dq) (a decoder state).
+            keys: the keys (B, Tk, Dk) (the encoder's states).
+            values: the values (B, Tk, Dv), often the keys themselves.
+            mask: the book's mask (B, Tk), True at **real** keys, False at padding
+                (the opposite of :class:`MultiHeadAttention`'s ``key_padding_mask``). None if no
+                key is padding.
+
+        Returns:
+            the pair (context, weights), the context (B, Tq, Dv) and the weights (B, Tq, Tk), or
+            (B, Dv) and (B, Tk) for a query of shape (B, Dq).
+        """
         single = self._check(query, keys, values)
         if single:
             query = query.unsqueeze(1)  # (B, Dq) -> (B, 1, Dq)
-        mask = None
-        if key_mask is not None:
-            check_tensor(key_mask, "mask", dims=2, dtype_kind="bool")
+        allowed = None
+        if mask is not None:
+            check_tensor(mask, "mask", dims=2, dtype_kind="bool")
             expected = (keys.shape[0], keys.shape[1])
-            if as_shape(key_mask) != expected:
+            if as_shape(mask) != expected:
                 raise ValueError(f"mask must have shape (batch, keys) = {expected}, "
-                                 f"got {as_shape(key_mask)}")
-            mask = key_mask[:, None, :]  # (B, 1, Tk): True = real key
+                                 f"got {as_shape(mask)}")
+            allowed = mask[:, None, :]  # (B, 1, Tk): True = real key
         scores = self.score(query, keys)  # (B, Tq, Tk)
-        weights = masked_softmax(scores, mask)  # (B, Tq, Tk)
+        weights = masked_softmax(scores, allowed)  # (B, Tq, Tk)
         context = weights @ values  # (B, Tq, Dv)
         if single:
             return context.squeeze(1), weights.squeeze(1)  # (B, Dv), (B, Tk)
@@ -302,24 +315,6 @@ class AdditiveAttention(_Seq2SeqAttention):
     def extra_repr(self) -> str:
         return f"query_size={self.query_size}, key_size={self.key_size}, hidden_size={self.hidden_size}"
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple:
-        """Attend from each query to the keys, and average the values.
-
-        Args:
-            query: the queries (B, Tq, Dq), or one query per sequence (B, Dq) (a decoder state).
-            keys: the keys (B, Tk, Dk) (the encoder's states).
-            values: the values (B, Tk, Dv), often the keys themselves.
-            mask: the book's mask (B, Tk), True at **real** keys, False at padding
-                (the opposite of :class:`MultiHeadAttention`'s ``key_padding_mask``). None if no
-                key is padding.
-
-        Returns:
-            the pair (context, weights), the context (B, Tq, Dv) and the weights (B, Tq, Tk), or
-            (B, Dv) and (B, Tk) for a query of shape (B, Dq).
-        """
-        return self._attend(query, keys, values, mask)
-
     def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """The scores v^T tanh(W_q q_i + W_k k_j), for queries (B, Tq, Dq) and keys (B, Tk, Dk) -> (B, Tq, Tk)."""
         q = self.W_q(query).unsqueeze(2)  # (B, Tq, 1, H)
@@ -361,24 +356,6 @@ class MultiplicativeAttention(_Seq2SeqAttention):
 
     def extra_repr(self) -> str:
         return f"query_size={self.query_size}, key_size={self.key_size}, kind={self.kind!r}"
-
-    def forward(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple:
-        """Attend from each query to the keys, and average the values.
-
-        Args:
-            query: the queries (B, Tq, Dq), or one query per sequence (B, Dq) (a decoder state).
-            keys: the keys (B, Tk, Dk) (the encoder's states).
-            values: the values (B, Tk, Dv), often the keys themselves.
-            mask: the book's mask (B, Tk), True at **real** keys, False at padding
-                (the opposite of :class:`MultiHeadAttention`'s ``key_padding_mask``). None if no
-                key is padding.
-
-        Returns:
-            the pair (context, weights), the context (B, Tq, Dv) and the weights (B, Tq, Tk), or
-            (B, Dv) and (B, Tk) for a query of shape (B, Dq).
-        """
-        return self._attend(query, keys, values, mask)
 
     def score(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
         """The scores q_i^T k_j or q_i^T W k_j, for queries (B, Tq, Dq) and keys (B, Tk, Dk) -> (B, Tq, Tk)."""

@@ -47,6 +47,7 @@ from torch import nn
 
 from ._validate import as_shape, check_int, check_tensor
 from .data.batch import lengths_to_mask
+from .positions import RotaryPositions
 
 __all__ = ["causal_mask", "padding_mask", "masked_softmax", "scaled_dot_product_attention",
            "AdditiveAttention", "MultiplicativeAttention", "KVCache", "MultiHeadAttention"]
@@ -445,6 +446,10 @@ class MultiHeadAttention(nn.Module):
         bias: whether the four projections have biases.
         batch_first: inputs and output are (B, T, E) if True (the default, the book's layout),
             (T, B, E) if False (the default of ``nn.MultiheadAttention``).
+        rotary: rotate each head's queries and keys by their positions
+            (:class:`seqlib.positions.RotaryPositions`, Su et al. 2021) after the projections,
+            so that the scores depend on relative positions; for self-attention. PyTorch's
+            module has no such option (``from_torch`` leaves it off).
 
     Calling ``mha(query, key, value, ...)`` returns ``(output, weights)``; see :meth:`forward`.
     With ``query``, ``key`` and ``value`` the same tensor it is self-attention; with ``key`` and
@@ -455,7 +460,7 @@ class MultiHeadAttention(nn.Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = True):
+                 batch_first: bool = True, rotary: bool = False):
         super().__init__()
         self.embed_dim = check_int(embed_dim, "embed_dim", minimum=1)
         self.num_heads = check_int(num_heads, "num_heads", minimum=1)
@@ -465,12 +470,16 @@ class MultiHeadAttention(nn.Module):
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
             raise ValueError(f"dropout must be a probability between 0 and 1, got {dropout!r}")
         self.head_dim = embed_dim // num_heads  # d_head
+        if rotary and self.head_dim % 2:
+            raise ValueError(f"rotary=True needs an even number of features per head (rotated in pairs), got "
+                             f"embed_dim / num_heads = {embed_dim} / {num_heads} = {self.head_dim}")
         self.dropout = float(dropout)
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.W_q = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.W_k = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.W_v = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.W_o = nn.Linear(embed_dim, embed_dim, bias=bias)
+        self.rotary = RotaryPositions(self.head_dim) if rotary else None  # no parameters
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -486,7 +495,7 @@ class MultiHeadAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
-                f"bias={self.bias}, batch_first={self.batch_first}")
+                f"bias={self.bias}, batch_first={self.batch_first}" + (", rotary=True" if self.rotary else ""))
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None, value: torch.Tensor | None,
                 key_padding_mask: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None,
@@ -541,14 +550,17 @@ class MultiHeadAttention(nn.Module):
                                  f"and {value.shape[1]}")
 
         q = self._split_heads(self.W_q(query))  # (B, h, Tq, d_head)
-        offset = 0  # the position of the first query
+        offset = 0 if cache is None or cache.static else cache.length  # the position of the first query
+        if self.rotary is not None:
+            q = self.rotary(q, start=offset)  # each query rotated by its position
         if reuse:
             k, v = cache.keys, cache.values  # (B, h, Tk, d_head)
         else:
             k = self._split_heads(self.W_k(key))  # (B, h, Tk_new, d_head)
             v = self._split_heads(self.W_v(value))  # (B, h, Tk_new, d_head)
+            if self.rotary is not None:
+                k = self.rotary(k, start=offset)  # the new keys, rotated before they are cached
             if cache is not None:
-                offset = 0 if cache.static else cache.length
                 k, v = cache.append(k, v)  # (B, h, T_past + Tk_new, d_head)
         if k.shape[0] != B:
             raise ValueError(f"the cache holds keys for {k.shape[0]} sequences, but the query holds {B}")

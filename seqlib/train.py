@@ -130,7 +130,7 @@ def evaluate(model: nn.Module, data, loss="cross_entropy", metrics=("accuracy",)
 
 def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
         loss="cross_entropy", metrics=("accuracy",), val=None, clip: float | None = None,
-        weight_decay: float = 0.0, seed: int = 0, progress: bool | None = None) -> History:
+        weight_decay: float = 0.0, warmup: int = 0, seed: int = 0, progress: bool | None = None) -> History:
     """Train ``model`` on ``data`` with Adam; return the per-epoch :class:`seqlib.train.History`.
 
     Args:
@@ -142,12 +142,16 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
         metrics: names from ``METRICS`` computed on ``val`` after each epoch.
         val: validation data, evaluated after every epoch.
         clip: if given, rescale gradients whose global norm exceeds it.
+        warmup: the number of optimiser steps over which the learning rate rises linearly from
+            ``lr / warmup`` to ``lr`` (0: the full rate from the first step).
         progress: show a progress bar (default: unless ``SEQLIB_PROGRESS=0``).
     """
     check_int(epochs, "epochs", minimum=1)
     loss_fn = _resolve(loss, LOSSES, "loss")
     device = next(model.parameters()).device
+    check_int(warmup, "warmup", minimum=0)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0)
     history = History()
     from tqdm.auto import tqdm
 
@@ -165,11 +169,13 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
             batch_loss.backward()
             norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else math.inf)
             norms.append(norm.item())
+            rate = opt.param_groups[0]["lr"]  # this step's learning rate
             opt.step()
+            schedule.step()
             total += batch_loss.item() * len(y)
             count += len(y)
         row = {"epoch": epoch, "train_loss": total / count, "grad_norm": sum(norms) / len(norms),
-               "seconds": time.perf_counter() - start}
+               "lr": rate, "seconds": time.perf_counter() - start}
         if val is not None:
             row.update({f"val_{k}": v for k, v in evaluate(model, val, loss_fn, metrics).items()})
         history.log(**row)

@@ -62,6 +62,7 @@ __all__ = ["FeedForward", "EncoderLayer", "DecoderLayer", "TransformerCache", "E
            "Transformer", "DecoderOnlyLM"]
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
+POSITIONS = ("sinusoidal", "learned", "rotary", "none")  # the position encodings the two models offer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,6 +160,8 @@ class EncoderLayer(nn.Module):
         layer_norm_eps: the epsilon of the LayerNorms.
         batch_first: inputs and output are (B, T, d_model) if True, (T, B, d_model) if False.
         bias: whether the projections and the LayerNorms have biases.
+        rotary: whether the self-attention rotates its queries and keys by their positions
+            (rotary positions; PyTorch's layer has no such option).
 
     Attributes:
         self_attn: the :class:`seqlib.attention.MultiHeadAttention`.
@@ -168,13 +171,13 @@ class EncoderLayer(nn.Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 batch_first: bool = True, bias: bool = True):
+                 batch_first: bool = True, bias: bool = True, rotary: bool = False):
         super().__init__()
         _check_heads(d_model, nhead)
         self.d_model, self.nhead = d_model, nhead
         self.norm_first, self.batch_first = bool(norm_first), bool(batch_first)
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=_check_dropout(dropout), bias=bias,
-                                            batch_first=batch_first)
+                                            batch_first=batch_first, rotary=rotary)
         self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias=bias)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
         self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
@@ -260,13 +263,13 @@ class DecoderLayer(nn.Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 batch_first: bool = True, bias: bool = True):
+                 batch_first: bool = True, bias: bool = True, rotary: bool = False):
         super().__init__()
         _check_heads(d_model, nhead)
         self.d_model, self.nhead = d_model, nhead
         self.norm_first, self.batch_first = bool(norm_first), bool(batch_first)
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=_check_dropout(dropout), bias=bias,
-                                            batch_first=batch_first)
+                                            batch_first=batch_first, rotary=rotary)
         self.cross_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
         self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias=bias)
         self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
@@ -408,12 +411,12 @@ class _Stack(nn.Module):
 
     def __init__(self, num_layers: int, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 batch_first: bool = True, bias: bool = True, final_norm: bool | None = None):
+                 batch_first: bool = True, bias: bool = True, final_norm: bool | None = None, rotary: bool = False):
         super().__init__()
         check_int(num_layers, "num_layers", minimum=1)
         self.layers = nn.ModuleList(
             self.Layer(d_model, nhead, dim_feedforward, dropout, activation, norm_first, layer_norm_eps, batch_first,
-                       bias) for _ in range(num_layers))
+                       bias, rotary=rotary) for _ in range(num_layers))
         final_norm = norm_first if final_norm is None else final_norm
         self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias) if final_norm else None
 
@@ -428,7 +431,7 @@ class Encoder(_Stack):
 
     Args:
         num_layers: the number of layers.
-        d_model, nhead, dim_feedforward, dropout, activation, norm_first, layer_norm_eps, batch_first, bias:
+        d_model, nhead, dim_feedforward, dropout, activation, norm_first, layer_norm_eps, batch_first, bias, rotary:
             those of every :class:`EncoderLayer`.
         final_norm: whether to apply a LayerNorm after the last layer; None (the default) means
             ``norm_first``.
@@ -531,7 +534,7 @@ class _Embedding(nn.Module):
     (as fairseq does). Id 0 is padding: its row is zero and never trained.
     """
 
-    def __init__(self, vocab_size, d_model, positions, max_len, dropout):
+    def __init__(self, vocab_size, d_model, positions, max_len, dropout, nhead):
         super().__init__()
         self.vocab_size = check_int(vocab_size, "vocab_size", minimum=1)
         self.d_model = d_model
@@ -539,7 +542,7 @@ class _Embedding(nn.Module):
         nn.init.normal_(self.table.weight, std=d_model ** -0.5)
         with torch.no_grad():
             self.table.weight[0].zero_()
-        self.positions = _make_positions(positions, d_model, max_len)
+        self.positions = _make_positions(positions, d_model, max_len, nhead)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, tokens, start=0):
@@ -571,8 +574,9 @@ class Transformer(nn.Module):
         dropout: the probability of every dropout (0.1), the embeddings' included.
         norm_first: post-norm (False, the paper's) or pre-norm layers; the stacks end with a
             LayerNorm when pre-norm.
-        positions: ``"sinusoidal"`` (the paper's) or ``"learned"`` (a table of ``max_len`` rows
-            each for the source and the target).
+        positions: ``"sinusoidal"`` (the paper's), ``"learned"`` (a table of ``max_len`` rows
+            each for the source and the target), ``"rotary"`` (queries and keys of every
+            self-attention rotated; cross-attention is left alone) or ``"none"``.
         max_len: the longest sequence a learned table can encode (sinusoids are precomputed for
             it, and computed on the spot past it).
         activation: ``"relu"`` (the paper's) or ``"gelu"``.
@@ -593,10 +597,10 @@ class Transformer(nn.Module):
         check_int(tgt_vocab, "tgt_vocab", minimum=1)
         _check_heads(d_model, nhead)
         self.src_vocab, self.tgt_vocab, self.d_model = src_vocab, tgt_vocab, d_model
-        self.src_embedding = _Embedding(src_vocab, d_model, positions, max_len, _check_dropout(dropout))
-        self.tgt_embedding = _Embedding(tgt_vocab, d_model, positions, max_len, dropout)
+        self.src_embedding = _Embedding(src_vocab, d_model, positions, max_len, _check_dropout(dropout), nhead)
+        self.tgt_embedding = _Embedding(tgt_vocab, d_model, positions, max_len, dropout, nhead)
         layer_args = dict(d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
-                          activation=activation, norm_first=norm_first)
+                          activation=activation, norm_first=norm_first, rotary=positions == "rotary")
         self.encoder = Encoder(num_encoder_layers, **layer_args)
         self.decoder = Decoder(num_decoder_layers, **layer_args)
         self.W_out = nn.Linear(d_model, tgt_vocab)
@@ -725,9 +729,9 @@ class DecoderOnlyLM(nn.Module):
         dropout: the probability of every dropout, the embeddings' included.
         norm_first: pre-norm (True, the default, as GPT-2) or post-norm layers; the stack ends
             with a LayerNorm when pre-norm.
-        positions: ``"learned"`` (the default, as GPT) or ``"sinusoidal"``. Rotary positions
-            are not offered: :class:`seqlib.attention.MultiHeadAttention` has no hook to rotate
-            its projected queries and keys.
+        positions: ``"learned"`` (the default, as GPT), ``"sinusoidal"``, ``"rotary"`` (each
+            layer's queries and keys rotated by their positions, as in LLaMA) or ``"none"``
+            (only the causal mask tells positions apart).
         max_len: the number of rows of a learned position table, the longest context.
         activation: ``"gelu"`` (the default, as GPT) or ``"relu"``.
 
@@ -744,8 +748,9 @@ class DecoderOnlyLM(nn.Module):
         check_int(vocab_size, "vocab_size", minimum=1)
         _check_heads(d_model, nhead)
         self.vocab_size, self.d_model = vocab_size, d_model
-        self.embedding = _Embedding(vocab_size, d_model, positions, max_len, _check_dropout(dropout))
-        self.layers = Encoder(num_layers, d_model, nhead, dim_feedforward, dropout, activation, norm_first)
+        self.embedding = _Embedding(vocab_size, d_model, positions, max_len, _check_dropout(dropout), nhead)
+        self.layers = Encoder(num_layers, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
+                              rotary=positions == "rotary")
         self.W_out = nn.Linear(d_model, vocab_size)
 
     def forward(self, x: torch.Tensor, cache: TransformerCache | None = None) -> torch.Tensor:
@@ -830,7 +835,8 @@ def _check_dropout(p):
     return float(p)
 
 
-def _make_positions(kind, d_model, max_len):
+def _make_positions(kind, d_model, max_len, nhead):
+    """The module that adds positions to the embeddings, and whether attention rotates instead."""
     check_int(max_len, "max_len", minimum=1)
     if kind == "sinusoidal":
         if d_model % 2:
@@ -840,9 +846,20 @@ def _make_positions(kind, d_model, max_len):
     if kind == "learned":
         return LearnedPositions(max_len, d_model)
     if kind == "rotary":
-        raise ValueError("positions='rotary' is not supported: seqlib.attention.MultiHeadAttention has no hook to "
-                         "rotate its queries and keys; use 'learned' or 'sinusoidal'")
-    raise ValueError(f"positions must be 'sinusoidal' or 'learned', got {kind!r}")
+        if (d_model // nhead) % 2:
+            raise ValueError(f"positions='rotary' needs an even number of features per head (rotated in pairs), "
+                             f"got d_model / nhead = {d_model} / {nhead} = {d_model // nhead}")
+        return _NoPositions()
+    if kind == "none":
+        return _NoPositions()
+    raise ValueError(f"positions must be one of {POSITIONS}, got {kind!r}")
+
+
+class _NoPositions(nn.Module):
+    """Adds nothing: for ``positions="none"``, and for ``"rotary"``, where attention rotates instead."""
+
+    def forward(self, x, start=0):
+        return x
 
 
 def _check_room(positions, needed, what):

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqlib import attention
+from seqlib.positions import apply_rotary
 from seqlib.attention import (AdditiveAttention, KVCache, MultiHeadAttention, MultiplicativeAttention, causal_mask,
                               masked_softmax, padding_mask, scaled_dot_product_attention)
 
@@ -360,6 +361,30 @@ def test_self_attention_without_positions_is_permutation_equivariant():
     assert not torch.allclose(causal_p, causal[:, perm], atol=1e-4)
 
 
+def test_rotary_mha_rotates_each_heads_queries_and_keys_and_sees_only_offsets():
+    torch.manual_seed(7)
+    ours = MultiHeadAttention(E, 2)  # d_head = 6: rotary needs an even number of features per head
+    rotary = MultiHeadAttention(E, 2, rotary=True)
+    rotary.load_state_dict(ours.state_dict())  # the same weights: rotation adds no parameters
+    assert "rotary=True" in repr(rotary)
+    x = randn(B, T, E, seed=12)
+    with torch.no_grad():
+        out, w = rotary(x, x, x, need_weights=True, average_attn_weights=False)
+        q, k, v = (ours._split_heads(W(x)) for W in (ours.W_q, ours.W_k, ours.W_v))  # (B, h, T, d_head)
+        want, want_w = scaled_dot_product_attention(apply_rotary(q), apply_rotary(k), v)
+        close(w, want_w, atol=1e-6)
+        close(out, ours.W_o(want.transpose(1, 2).reshape(B, T, E)), atol=1e-6)
+        assert not torch.allclose(out, ours(x, x, x)[0], atol=1e-4)  # the rotation matters
+        # the scores depend on offsets only: for one token repeated, w[t, s] / w[t - 1, s - 1] is the
+        # same for every s (the ratio of the two rows' softmax normalisers)
+        same = x[:, :1].expand(B, T, E)
+        _, w_same = rotary(same, same, same, average_attn_weights=False)  # (B, h, T, T)
+        ratio = w_same[..., 1:, 1:].log() - w_same[..., :-1, :-1].log()  # (B, h, T - 1, T - 1)
+        close(ratio, ratio[..., :1].expand_as(ratio), atol=1e-5)
+        _, w_plain = ours(same, same, same, average_attn_weights=False)
+        close(w_plain, torch.full_like(w_plain, 1 / T))  # without positions: all keys alike
+
+
 @pytest.mark.parametrize("chunk", [1, 2])
 def test_decoding_with_a_cache_equals_the_full_causal_computation(chunk):
     _, ours = make_mha(seed=6)
@@ -416,6 +441,7 @@ X = torch.zeros(B, T, E)
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: MultiHeadAttention(10, 4), ValueError, "embed_dim=10 must be divisible by num_heads=4"),
+    (lambda: MultiHeadAttention(12, 4, rotary=True), ValueError, "rotary=True needs an even number of features per head"),
     (lambda: MultiHeadAttention(E, 0), ValueError, "num_heads must be at least 1, got 0"),
     (lambda: mha(dropout=2), ValueError, "dropout must be a probability between 0 and 1, got 2"),
     (lambda: mha()(torch.zeros(B, T, 8), X, X), ValueError,

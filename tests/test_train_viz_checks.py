@@ -48,6 +48,26 @@ def test_fit_clips_gradients_and_stops_on_nan():
         train.fit(model, d, epochs=1, loss="mse", metrics=(), progress=False)
 
 
+def test_fit_warms_the_learning_rate_up_linearly():
+    seqlib.setup(seed=0)
+    d = data.adding_problem(64, 6)
+
+    def first_step(warmup):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(12, 1), nn.Flatten(0))
+        before = model[1].weight.detach().clone()
+        train.fit(model, d, epochs=1, batch_size=64, lr=0.1, loss="mse", metrics=(), warmup=warmup, progress=False)
+        return (model[1].weight.detach() - before).abs().max().item()  # Adam's first step moves by the rate
+
+    assert first_step(0) == pytest.approx(0.1, rel=1e-3)
+    assert first_step(100) == pytest.approx(0.001, rel=1e-3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 1), nn.Flatten(0))
+    hist = train.fit(model, d, epochs=4, batch_size=16, lr=0.1, loss="mse", metrics=(), warmup=10, progress=False)
+    assert hist.frame().lr.tolist() == pytest.approx([0.04, 0.08, 0.1, 0.1])  # steps 4, 8, 12, 16 of 10
+    with pytest.raises(ValueError, match="warmup must be at least 0, got -1"):
+        train.fit(model, d, epochs=1, loss="mse", warmup=-1, progress=False)
+
+
 def test_losses_reject_mismatched_shapes_and_unknown_names():
     with pytest.raises(ValueError, match=r"logits must have shape y.shape \+ \(classes,\)"):
         train.cross_entropy(torch.zeros(4, 3), torch.zeros(5, dtype=torch.long))

@@ -170,6 +170,18 @@ def test_stacks_match_nn_transformer_encoder_and_decoder(norm_first):
     assert Encoder.from_torch(nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)).norm is None
 
 
+def test_rotary_layers_rotate_self_attention_only():
+    lm = make_lm("rotary")
+    assert all(layer.self_attn.rotary is not None for layer in lm.layers.layers)
+    assert isinstance(lm.embedding.positions, nn.Module) and not list(lm.embedding.positions.parameters())
+    x = tokens(B, 6, seed=21)
+    close(lm.embedding(x), lm.embedding.table.weight[x] * 4)  # nothing is added to the embeddings
+    model = make_transformer("rotary")
+    for layer in model.decoder.layers:
+        assert layer.self_attn.rotary is not None and layer.cross_attn.rotary is None
+    assert make_lm("learned").layers.layers[0].self_attn.rotary is None
+
+
 def test_feed_forward_is_the_papers_equation_position_by_position():
     ff = FeedForward(E, FF, dropout=0.5, activation="relu").eval()
     x = randn(B, S, E, seed=9)
@@ -210,8 +222,9 @@ def test_embeddings_are_scaled_by_sqrt_d_model_and_add_the_positions():
     close(lm.embedding(x, start=3), lm.embedding.table.weight[x] * 4 + lm.embedding.positions.table.weight[3:7])
 
 
-def test_future_tokens_never_change_earlier_logits_of_the_language_model():
-    lm = make_lm()
+@pytest.mark.parametrize("positions", ["learned", "rotary", "none"])
+def test_future_tokens_never_change_earlier_logits_of_the_language_model(positions):
+    lm = make_lm(positions)
     x = tokens(B, 9, seed=1)
     changed = x.clone()
     changed[:, 5:] = tokens(B, 4, seed=2)  # rewrite the future from position 5 on
@@ -263,7 +276,7 @@ def test_padded_source_positions_never_change_the_decoders_outputs():
 # Decoding with a cache equals recomputing the whole prefix
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
+@pytest.mark.parametrize("positions", ["learned", "sinusoidal", "rotary", "none"])
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre", "post"])
 def test_incremental_logits_of_the_language_model_match_the_full_forward(positions, norm_first):
     lm = make_lm(positions, norm_first, seed=3)
@@ -280,7 +293,7 @@ def test_incremental_logits_of_the_language_model_match_the_full_forward(positio
     assert cache.length == 0 and "length=0" in repr(cache)
 
 
-@pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
+@pytest.mark.parametrize("positions", ["learned", "sinusoidal", "rotary", "none"])
 def test_generation_with_the_cache_equals_recomputing_the_prefix(positions):
     lm = make_lm(positions, seed=4)
     prompt = tokens(B, 3, seed=10)
@@ -298,7 +311,7 @@ def test_generation_with_the_cache_equals_recomputing_the_prefix(positions):
     assert not torch.equal(other, sampled[0])  # the seed matters
 
 
-@pytest.mark.parametrize("positions", ["learned", "sinusoidal"])
+@pytest.mark.parametrize("positions", ["learned", "sinusoidal", "rotary", "none"])
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post", "pre"])
 def test_greedy_decode_with_the_cache_equals_recomputing_the_prefix(positions, norm_first):
     model = make_transformer(positions, norm_first, seed=5)
@@ -436,8 +449,10 @@ def dec():
     (lambda: make_transformer().decode(tokens(B, 1), torch.zeros(B, S, 16), tgt_lengths=torch.tensor([1, 1]),
                                        cache=TransformerCache(2, cross_attention=True)), ValueError,
      "tgt_lengths cannot be combined with a cache"),
-    (lambda: make_lm(positions="rotary"), ValueError, "positions='rotary' is not supported"),
-    (lambda: make_lm(positions="absolute"), ValueError, "positions must be 'sinusoidal' or 'learned', got 'absolute'"),
+    (lambda: make_lm(positions="absolute"), ValueError,
+     r"positions must be one of \('sinusoidal', 'learned', 'rotary', 'none'\), got 'absolute'"),
+    (lambda: DecoderOnlyLM(V, d_model=12, nhead=4, positions="rotary"), ValueError,
+     "positions='rotary' needs an even number of features per head"),
     (lambda: DecoderOnlyLM(V, d_model=9, nhead=3, positions="sinusoidal"), ValueError,
      "positions='sinusoidal' needs an even d_model"),
     (lambda: FeedForward(E, FF, activation="tanh"), ValueError, "activation must be 'relu' or 'gelu', got 'tanh'"),

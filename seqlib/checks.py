@@ -13,7 +13,8 @@ from torch.nn.utils.rnn import pad_sequence
 
 from .data.batch import lengths_to_mask, masked_mean
 
-__all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention"]
+__all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
+           "check_causal_attention"]
 
 
 def _cases_1d(seed):
@@ -234,3 +235,62 @@ def check_dot_attention(fn, seed: int = 0) -> str:
             raise AssertionError(f"case {k}: the context differs from F.scaled_dot_product_attention's by "
                                  f"{(context - want).abs().max().item():.3g}")
     return "check_dot_attention: all 8 cases agree with F.scaled_dot_product_attention."
+
+
+def check_causal_attention(fn, seed: int = 0) -> str:
+    """Grade ``fn(q (B, T, d), k (B, T, d), v (B, T, d_v)) -> (output (B, T, d_v), weights (B, T, T))``.
+
+    Scaled dot-product self-attention under a causal mask: query t may attend to keys s <= t
+    only, scores divided by sqrt(d). The reference is PyTorch's
+    ``F.scaled_dot_product_attention(q, k, v, is_causal=True)``. Common mistakes are named:
+    no scaling, the mask's triangle reversed, the diagonal masked too, the softmax taken over
+    the wrong dimension.
+    """
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(seed)
+    for case in range(8):
+        B, T, d, d_v = (int(n) for n in torch.randint(1, 7, (4,), generator=g))
+        T += 1  # at least two positions, so that the future exists
+        q, k = torch.randn(B, T, d, generator=g), torch.randn(B, T, d, generator=g)
+        v = torch.randn(B, T, d_v, generator=g)
+        want = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, T, d_v)
+        scores = q @ k.transpose(-2, -1)  # (B, T, T), unscaled
+        lower = torch.ones(T, T, dtype=torch.bool).tril()  # (T, T): True where s <= t
+        want_weights = torch.softmax((scores / d ** 0.5).masked_fill(~lower, float("-inf")), dim=-1)
+        out = fn(q.clone(), k.clone(), v.clone())
+        if not (isinstance(out, tuple) and len(out) == 2):
+            raise AssertionError(f"case {case}: expected a tuple (output, weights), got {type(out).__name__}")
+        output, weights = out
+        if tuple(output.shape) != (B, T, d_v) or tuple(weights.shape) != (B, T, T):
+            raise AssertionError(f"case {case}: expected output {(B, T, d_v)} and weights {(B, T, T)}, "
+                                 f"got {tuple(output.shape)} and {tuple(weights.shape)}")
+        if not torch.isfinite(weights).all():
+            raise AssertionError(f"case {case}: the weights hold NaN or infinity; is a whole row masked? "
+                                 "(query t may attend to every s <= t, itself included)")
+        if not torch.allclose(weights, want_weights, atol=1e-5):
+            raise AssertionError(f"case {case} (T={T}, d={d}): the weights differ from the reference"
+                                 f"{_causal_mistake(weights, scores, d, lower)}")
+        if not torch.allclose(output, want, atol=1e-5):
+            raise AssertionError(f"case {case}: the output differs from F.scaled_dot_product_attention's by "
+                                 f"{(output - want).abs().max().item():.3g}; is it weights @ v?")
+    return "check_causal_attention: all 8 cases agree with F.scaled_dot_product_attention(is_causal=True)."
+
+
+def _causal_mistake(weights, scores, d, lower):
+    """A hint naming the mistake that explains ``weights``, if one of the usual ones does."""
+    def softmax(s, allowed, dim=-1):
+        return torch.softmax(s.masked_fill(~allowed, float("-inf")), dim=dim)
+
+    T = lower.shape[0]
+    if (weights * ~lower).abs().max() > 1e-6:
+        if torch.allclose(weights, softmax(scores / d ** 0.5, lower.T), atol=1e-5):
+            return ": the triangle is reversed, so each query looks at the future; keep s <= t (torch.tril)"
+        return ": some query gives weight to a later key; mask the scores where s > t before the softmax"
+    if torch.allclose(weights, softmax(scores, lower), atol=1e-5):
+        return ": the scores are not divided by sqrt(d)"
+    if T > 1 and (weights.diagonal(dim1=-2, dim2=-1)[..., 1:].abs() < 1e-6).all():
+        return ": the diagonal is masked too; a query may attend to its own position (s <= t)"
+    if not torch.allclose(weights.sum(-1), torch.ones(weights.shape[:-1]), atol=1e-5):
+        return ": the rows do not sum to 1; take the softmax over the keys (the last dimension)"
+    return ""

@@ -770,6 +770,27 @@ class DecoderOnlyLM(nn.Module):
         h = self.layers(h, is_causal=True, cache=cache)  # (B, T, d_model)
         return self.W_out(h)  # (B, T, vocab_size)
 
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The self-attention weights of every layer and head, for inspection (the forward pass does not keep them).
+
+        Args:
+            x: the token ids (B, T).
+
+        Returns:
+            the weights (num_layers, B, nhead, T, T): entry [l, b, h, t, s] is how much position t
+            attends to position s in head h of layer l; each row sums to 1 over s <= t.
+        """
+        _check_tokens(x, "x", self.vocab_size)
+        weights = []
+        with torch.no_grad():
+            h = self.embedding(x)  # (B, T, d_model)
+            for layer in self.layers.layers:
+                a = layer.norm1(h) if layer.norm_first else h  # the self-attention's input
+                _, w = layer.self_attn(a, a, a, is_causal=True, average_attn_weights=False)  # (B, nhead, T, T)
+                weights.append(w)
+                h = layer(h, is_causal=True)  # (B, T, d_model)
+        return torch.stack(weights)  # (num_layers, B, nhead, T, T)
+
     def generate(self, prompt: torch.Tensor, max_new_tokens: int, temperature: float = 1.0, greedy: bool = False,
                  generator: torch.Generator | None = None, use_cache: bool = True) -> torch.Tensor:
         """Continue the prompt by ``max_new_tokens`` tokens, each drawn from the model's next-token distribution.

@@ -2,7 +2,8 @@
 
 Built on seaborn (the field's convention for statistical plots); each helper draws on an
 ``ax`` if one is given, so chapters can compose figures, and returns the ``ax``.
-``step_explorer`` turns a list of figures into a slider that stays interactive in the
+``step_explorer`` turns a list of figures into a slider, and ``attention_explorer`` shows where
+each query of a trained model looks, by layer and head; both stay interactive in the
 published (kernel-less) HTML.
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import seaborn as sns
 import torch
 
-__all__ = ['set_style', 'plot_history', 'plot_curves', 'heatmap', 'draw_tokens', 'step_explorer']
+__all__ = ['set_style', 'plot_history', 'plot_curves', 'heatmap', 'draw_tokens', 'step_explorer',
+           'attention_explorer']
 
 
 def set_style() -> None:
@@ -213,3 +215,89 @@ def step_explorer(frames, labels=None, title: str | None = None, description: st
     if title:
         children.insert(0, widgets.HTML(f"<b>{html.escape(title)}</b>"))
     return _explorer_class()(children, n, slider, stack, player, links)
+
+
+def _attention_html(tokens, row, query) -> str:
+    """One query's attention as HTML: every token shaded by its weight, the query outlined."""
+    cells = []
+    for s, (token, w) in enumerate(zip(tokens, row)):
+        border = "2px solid #d62728" if s == query else "1px solid #ddd"
+        cells.append(
+            f'<span title="{w:.3f}" style="display:inline-block;text-align:center;margin:1px;padding:2px 4px;'
+            f'border:{border};background:rgba(31,119,180,{w:.3f});font-family:monospace">'
+            f'{html.escape(token)}<br><small>{w:.2f}</small></span>')
+    return f"<div style='line-height:1.1'>{''.join(cells)}</div>"
+
+
+@functools.cache
+def _attention_explorer_class():
+    """The AttentionExplorer widget class, made on first use (seqlib imports without ipywidgets)."""
+    import ipywidgets as widgets
+
+    class AttentionExplorer(widgets.VBox):
+        """A VBox of controls (layer, head, query) and nested stacks of frames; a short fixed repr."""
+
+        def __init__(self, children, shape, layer, head, query, stack, links=()):
+            super().__init__(children)
+            self.shape, self.layer, self.head, self.query = shape, layer, head, query
+            self.stack, self.links = stack, tuple(links)
+
+        def __repr__(self):
+            L, H, T = self.shape
+            return f"AttentionExplorer({L} layers, {H} heads, {T} queries)"
+
+    return AttentionExplorer
+
+
+def attention_explorer(tokens, weights, title: str | None = None):
+    """Pick a layer, a head and a query token, and see how much that query attends to each token.
+
+    The weights are drawn as the tokens themselves, each shaded by its weight (and labelled
+    with it), the query outlined in red. Like :func:`step_explorer`, every part is a
+    client-side widget: one HTML frame per (layer, head, query) in nested ``Stack`` s, chosen
+    by two dropdowns and a slider through ``jslink``, so the published page stays interactive
+    without a kernel.
+
+    Args:
+        tokens: the T tokens of one sequence, as strings.
+        weights: attention weights (L, H, T, T) (layers, heads, queries, keys), for example one
+            sequence of :meth:`seqlib.transformer.DecoderOnlyLM.attention_weights`; a tensor
+            or an array.
+        title: a heading above the controls.
+
+    Returns:
+        An ``AttentionExplorer``, an ipywidgets ``VBox`` whose ``layer``, ``head``, ``query``,
+        ``stack`` and ``links`` are its parts; it displays as
+        ``AttentionExplorer(L layers, H heads, T queries)`` where widgets cannot.
+    """
+    w = weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else np.asarray(weights)
+    tokens = [str(t) for t in tokens]
+    T = len(tokens)
+    if w.ndim != 4 or w.shape[2:] != (T, T):
+        raise ValueError(f"weights must have shape (layers, heads, T, T) = (L, H, {T}, {T}) for {T} tokens, "
+                         f"got {tuple(w.shape)}")
+    if T == 0 or w.shape[0] == 0 or w.shape[1] == 0:
+        raise ValueError(f"attention_explorer needs at least one layer, head and token, got weights {tuple(w.shape)}")
+    import ipywidgets as widgets
+
+    L, H = w.shape[:2]
+    layer = widgets.Dropdown(options=[(f"layer {i + 1}", i) for i in range(L)], value=0, description="layer")
+    head = widgets.Dropdown(options=[(f"head {i + 1}", i) for i in range(H)], value=0, description="head")
+    query = widgets.IntSlider(value=T - 1, min=0, max=T - 1, description="query")
+    links, heads = [], []
+    for i in range(L):
+        per_head = []
+        for j in range(H):
+            frames = [_attention_html(tokens, w[i, j, t], t) for t in range(T)]
+            queries = _shared_stack(widgets.HTML, frames)
+            queries.selected_index = T - 1
+            links.append(widgets.jslink((query, "value"), (queries, "selected_index")))
+            per_head.append(queries)
+        heads.append(widgets.Stack(per_head, selected_index=0))
+        links.append(widgets.jslink((head, "index"), (heads[-1], "selected_index")))
+    stack = widgets.Stack(heads, selected_index=0)
+    links.append(widgets.jslink((layer, "index"), (stack, "selected_index")))
+    children = [widgets.HBox([layer, head]), query, stack]
+    if title:
+        children.insert(0, widgets.HTML(f"<b>{html.escape(title)}</b>"))
+    return _attention_explorer_class()(children, (L, H, T), layer, head, query, stack, links)

@@ -15,6 +15,7 @@ TASKS = {
     "mqar": lambda seed: data.associative_recall(50, 4, seed=seed),
     "selective": lambda seed: data.selective_copy(50, 12, 3, seed=seed),
     "delayed": lambda seed: data.delayed_recall(50, 5, seed=seed),
+    "lag": lambda seed: data.lag_task(50, 9, lag=2, seed=seed),
     "translation": lambda seed: data.toy_translation(50, seed=seed),
     "word_order": lambda seed: data.word_order_sentiment(25, fillers=(0, 2), seed=seed),
     "majority": lambda seed: data.majority_task(50, 2, 9, seed=seed),
@@ -84,6 +85,14 @@ def test_delayed_recall_answer_sits_distance_steps_from_the_end():
     assert (d.x[:, 1:] > 4).all()  # the rest is noise, never a cue letter
 
 
+def test_lag_task_target_is_the_token_lag_steps_back():
+    d = data.lag_task(30, 10, lag=3, num_symbols=5, seed=1)
+    assert d.x.shape == d.y.shape == (30, 10) and d.meta["lag"] == 3
+    assert (d.y[:, :3] == IGNORE).all()
+    assert torch.equal(d.y[:, 3:], d.x[:, :7])
+    assert d.x.min() >= 1 and d.x.max() <= 5 and len(d.vocab) == 6
+
+
 def test_toy_translation_matches_the_reference_and_reorders():
     d = data.toy_translation(30, max_clauses=3, seed=0)
     tv = d.meta["target_vocab"]
@@ -125,6 +134,7 @@ def test_majority_labels_have_no_ties():
     (lambda: data.copy_task(10, 5, num_symbols=40), "num_symbols must be at most 26, got 40"),
     (lambda: data.copy_task(10, 5.5), "length must be an int, got float"),
     (lambda: data.delayed_recall(10, 0), "distance must be at least 1, got 0"),
+    (lambda: data.lag_task(10, 3, lag=3), "length must be at least 4, got 3"),
 ])
 def test_bad_task_arguments_say_what_was_expected_and_what_came(call, message):
     with pytest.raises((ValueError, TypeError), match=message):

@@ -1,4 +1,6 @@
 """The training loop, the plotting helpers and the exercise checkers."""
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -149,6 +151,27 @@ def test_step_explorer_links_slider_and_frames_client_side():
     assert repr(viz.step_explorer([png, png], play=False)) == "StepExplorer(2 steps)"
 
 
+def test_attention_explorer_links_layer_head_and_query_client_side():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    L, H, T = 2, 3, 4
+    w = torch.softmax(torch.randn(L, H, T, T, generator=torch.Generator().manual_seed(0)), dim=-1)
+    ex = viz.attention_explorer(["a", "b", "<c>", "d"], w, title="demo")
+    assert repr(ex) == "AttentionExplorer(2 layers, 3 heads, 4 queries)"
+    assert len(ex.stack.children) == L and all(len(s.children) == H for s in ex.stack.children)
+    frame = ex.stack.children[1].children[2].children[3]  # layer 2, head 3, query 4
+    assert isinstance(frame, ipywidgets.HTML) and "&lt;c&gt;" in frame.value  # tokens are escaped
+    shown = [float(v) for v in re.findall(r"<small>([0-9.]+)</small>", frame.value)]
+    assert shown == pytest.approx(w[1, 2, 3].tolist(), abs=0.005)  # the weights of that query, in order
+    assert frame.value.count("#d62728") == 1  # the query is outlined
+    assert [lk._model_name for lk in ex.links] == ["LinkModel"] * (1 + L + L * H)
+    assert _linked(ex, (ex.layer, "index"), (ex.stack, "selected_index"))
+    assert all(_linked(ex, (ex.head, "index"), (s, "selected_index")) for s in ex.stack.children)
+    assert all(_linked(ex, (ex.query, "value"), (q, "selected_index"))
+               for s in ex.stack.children for q in s.children)
+    with pytest.raises(ValueError, match=r"weights must have shape \(layers, heads, T, T\) = \(L, H, 3, 3\)"):
+        viz.attention_explorer(["a", "b", "c"], w)
+
+
 def test_step_explorer_rejects_bad_input():
     pytest.importorskip("ipywidgets")
     with pytest.raises(ValueError, match="at least one frame, got none"):
@@ -190,3 +213,29 @@ def test_dot_attention_checker_passes_a_correct_solution_and_names_mistakes():
         checks.check_dot_attention(unmasked)
     with pytest.raises(AssertionError, match="sqrt"):
         checks.check_dot_attention(scaled)
+
+
+def _attend(q, k, v, allowed, scale=True, dim=-1):
+    scores = q @ k.transpose(-2, -1) / (q.shape[-1] ** 0.5 if scale else 1.0)
+    w = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=dim)
+    return w @ v, w
+
+
+def _lower(T):
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
+@pytest.mark.parametrize("wrong, message", [
+    (lambda q, k, v: _attend(q, k, v, _lower(q.shape[1]).T), "the triangle is reversed"),
+    (lambda q, k, v: _attend(q, k, v, torch.ones(q.shape[1], q.shape[1], dtype=torch.bool)), "later key"),
+    (lambda q, k, v: _attend(q, k, v, _lower(q.shape[1]), scale=False), "not divided by sqrt"),
+    (lambda q, k, v: _attend(q, k, v, _lower(q.shape[1]).tril(-1)), "whole row masked"),
+    (lambda q, k, v: _attend(q, k, v, _lower(q.shape[1]), dim=-2), "the rows do not sum to 1"),
+    (lambda q, k, v: (_attend(q, k, v, _lower(q.shape[1]))[0] * 2, _attend(q, k, v, _lower(q.shape[1]))[1]),
+     "weights @ v"),
+    (lambda q, k, v: _attend(q, k, v, _lower(q.shape[1]))[0], "expected a tuple"),
+])
+def test_causal_attention_checker_passes_a_correct_solution_and_names_mistakes(wrong, message):
+    assert "agree" in checks.check_causal_attention(lambda q, k, v: _attend(q, k, v, _lower(q.shape[1])))
+    with pytest.raises(AssertionError, match=message):
+        checks.check_causal_attention(wrong)

@@ -182,6 +182,26 @@ def test_rotary_layers_rotate_self_attention_only():
     assert make_lm("learned").layers.layers[0].self_attn.rotary is None
 
 
+@pytest.mark.parametrize("norm_first", [True, False], ids=["pre", "post"])
+def test_attention_weights_are_each_layers_causal_softmax(norm_first):
+    lm = make_lm("rotary", norm_first=norm_first, seed=6)
+    x = tokens(B, 7, seed=22)
+    w = lm.attention_weights(x)
+    assert w.shape == (2, B, 4, 7, 7)
+    close(w.sum(-1), torch.ones(2, B, 4, 7))
+    assert (w.triu(1) == 0).all()  # causal: no weight on later positions
+    with torch.no_grad():  # layer 0 by hand: softmax(q k^T / sqrt(d_head)) of the rotated projections
+        h = lm.embedding(x)
+        mha = lm.layers.layers[0].self_attn
+        a = lm.layers.layers[0].norm1(h) if norm_first else h
+        q, k = (mha.rotary(mha._split_heads(W(a))) for W in (mha.W_q, mha.W_k))  # (B, h, T, d_head)
+        scores = (q @ k.transpose(-2, -1) / 2).masked_fill(~causal_mask(7), float("-inf"))  # d_head = 4
+        close(w[0], torch.softmax(scores, dim=-1))
+        close(w[1], lm.layers.layers[1].self_attn(*[lm.layers.layers[1].norm1(lm.layers.layers[0](h, is_causal=True))
+                                                    if norm_first else lm.layers.layers[0](h, is_causal=True)] * 3,
+                                                  is_causal=True, average_attn_weights=False)[1])
+
+
 def test_feed_forward_is_the_papers_equation_position_by_position():
     ff = FeedForward(E, FF, dropout=0.5, activation="relu").eval()
     x = randn(B, S, E, seed=9)

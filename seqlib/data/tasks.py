@@ -13,6 +13,7 @@ task                       what it needs                                        
 ``associative_recall``     look up the value stored with a key (MQAR)             7, 11
 ``selective_copy``         copy the few content tokens, skipping the filler       7, 11
 ``delayed_recall``         remember one token across a gap of known distance      1, 2
+``lag_task``               at every step, repeat the token a fixed lag back       5
 ``toy_translation``        map a sentence to another language with reordering     4, 6
 ``word_order_sentiment``   read meaning that lives only in word order             1
 ``majority_task``          count; order is irrelevant, length varies              1
@@ -64,6 +65,26 @@ def reverse_task(n: int, length: int, num_symbols: int = 8, seed: int = 0) -> Se
     """
     data = copy_task(n, length, num_symbols, seed)
     return SeqData(data.x, data.x.flip(1), vocab=data.vocab, task="reverse")
+
+
+def lag_task(n: int, length: int, lag: int = 3, num_symbols: int = 16, seed: int = 0) -> SeqData:
+    """At every step, output the letter seen ``lag`` steps earlier: a task about relative position.
+
+    A causal model must find, from each position t, the position t - lag: content cannot help,
+    since the letters are random. It is the book's probe of how position encodings extrapolate
+    to sequences longer than those seen in training.
+
+    Returns x (n, length) ids in 1..num_symbols, y (n, length) with ``y[:, t] = x[:, t - lag]``
+    and ``IGNORE`` for t < lag.
+    """
+    check_int(n, "n", minimum=1)
+    check_int(lag, "lag", minimum=1)
+    check_int(length, "length", minimum=lag + 1)
+    vocab = _letters(num_symbols)
+    x = torch.randint(1, num_symbols + 1, (n, length), generator=_generator(seed))  # (n, L)
+    y = torch.full_like(x, IGNORE)
+    y[:, lag:] = x[:, :-lag]  # (n, L - lag)
+    return SeqData(x, y, vocab=vocab, task="lag", lag=lag)
 
 
 def adding_problem(n: int, length: int, seed: int = 0) -> SeqData:

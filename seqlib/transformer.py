@@ -777,8 +777,8 @@ class DecoderOnlyLM(nn.Module):
             x: the token ids (B, T).
 
         Returns:
-            the weights (num_layers, B, nhead, T, T): entry [l, b, h, t, s] is how much position t
-            attends to position s in head h of layer l; each row sums to 1 over s <= t.
+            the weights, of shape (num_layers, B, nhead, T, T); entry [l, b, h, t, s] is how much
+            position t attends to position s in head h of layer l, and each row sums to 1 over s <= t.
         """
         _check_tokens(x, "x", self.vocab_size)
         weights = []

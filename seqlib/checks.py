@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pad_sequence
 from .data.batch import lengths_to_mask, masked_mean
 
 __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
-           "check_causal_attention"]
+           "check_causal_attention", "check_encoder_layer"]
 
 
 def _cases_1d(seed):
@@ -294,3 +294,103 @@ def _causal_mistake(weights, scores, d, lower):
     if not torch.allclose(weights.sum(-1), torch.ones(weights.shape[:-1]), atol=1e-5):
         return ": the rows do not sum to 1; take the softmax over the keys (the last dimension)"
     return ""
+
+
+def _encoder_layer_variants(x, attend, ffn, norm1, norm2):
+    """The encoder layer computed the right ways and the usual wrong ways, for naming a learner's mistake."""
+    pre_h = x + attend(norm1(x))
+    post_h = norm1(x + attend(x))
+    normed = norm1(x)  # a residual that carries the normalised x instead of x itself
+    normed_h = normed + attend(normed)
+    return {
+        "pre-norm": pre_h + ffn(norm2(pre_h)),
+        "post-norm": norm2(post_h + ffn(post_h)),
+        "pre-norm without the residual around the self-attention":
+            attend(norm1(x)) + ffn(norm2(attend(norm1(x)))),
+        "pre-norm without the residual around the feed-forward network": ffn(norm2(pre_h)),
+        "post-norm without the residual around the self-attention": norm2(norm1(attend(x)) + ffn(norm1(attend(x)))),
+        "post-norm without the residual around the feed-forward network": norm2(ffn(post_h)),
+        "pre-norm with the residual taken after the norm (x = LN(x) + Sublayer(LN(x)))":
+            norm2(normed_h) + ffn(norm2(normed_h)),
+        "pre-norm with norm1 and norm2 swapped": (x + attend(norm2(x))) + ffn(norm1(x + attend(norm2(x)))),
+        "pre-norm with the feed-forward network before the self-attention":
+            (x + ffn(norm1(x))) + attend(norm2(x + ffn(norm1(x)))),
+        "post-norm with the feed-forward network before the self-attention":
+            norm2(norm1(x + ffn(x)) + attend(norm1(x + ffn(x)))),
+    }
+
+
+_ENCODER_LAYER_HINTS = {
+    "post-norm": "It matches the post-norm layer, x = LayerNorm(x + Sublayer(x)): with norm_first=True each "
+                 "sub-layer reads LayerNorm(x) and its output is added to x, x = x + Sublayer(LayerNorm(x)).",
+    "pre-norm": "It matches the pre-norm layer, x = x + Sublayer(LayerNorm(x)): with norm_first=False the sum "
+                "comes first and is then normalised, x = LayerNorm(x + Sublayer(x)).",
+}
+
+
+def check_encoder_layer(fn, norm_first: bool = True, seed: int = 0) -> str:
+    """Grade ``fn(x, self_attention, feed_forward, norm1, norm2) -> y``, one Transformer encoder layer,
+    against ``torch.nn.TransformerEncoderLayer`` (no dropout, evaluation mode) holding the same weights.
+
+    ``x`` is (B, T, d_model); ``self_attention(h)`` returns the layer's multi-head self-attention
+    of ``h`` to itself and ``feed_forward(h)`` its position-wise feed-forward network, both
+    (B, T, d_model); ``norm1`` and ``norm2`` are its two ``nn.LayerNorm`` modules. The function
+    supplies the residual paths and puts the norms in their places::
+
+        pre-norm (norm_first=True):    h = x + self_attention(norm1(x));  y = h + feed_forward(norm2(h))
+        post-norm (norm_first=False):  h = norm1(x + self_attention(x));  y = norm2(h + feed_forward(h))
+
+    The cases run in float64, with LayerNorm weights and biases far from 1 and 0 and inputs far
+    from zero mean and unit scale, so a norm in the wrong place changes the result. When the
+    result matches a common mistake (the other norm placement, a missing residual path, the
+    residual taken after the norm, the norms swapped, the sub-layers in the wrong order), the
+    error names it.
+
+    Args:
+        fn: the learner's layer.
+        norm_first: grade a pre-norm (True) or a post-norm (False) layer.
+        seed: the seed of the random cases.
+    """
+    from torch import nn
+
+    g = torch.Generator().manual_seed(seed)
+    kind = "pre-norm" if norm_first else "post-norm"
+    sizes = [(1, 1, 4, 1, 8), (2, 5, 8, 2, 16), (3, 4, 12, 3, 8), (2, 7, 8, 4, 32), (4, 3, 6, 2, 12)]
+    for k, (B, T, d_model, nhead, d_ff) in enumerate(sizes):
+        with torch.random.fork_rng():  # the layer's initialisation leaves the caller's random state alone
+            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
+            layer = nn.TransformerEncoderLayer(d_model, nhead, d_ff, dropout=0.0, batch_first=True,
+                                               norm_first=norm_first).double().eval()
+        with torch.no_grad():
+            for norm in (layer.norm1, layer.norm2):
+                norm.weight.copy_(1 + torch.rand(d_model, generator=g, dtype=torch.float64))  # in (1, 2)
+                norm.bias.copy_(torch.randn(d_model, generator=g, dtype=torch.float64))
+        x = 2 + 3 * torch.randn(B, T, d_model, generator=g, dtype=torch.float64)  # not normalised
+
+        def attend(h, layer=layer):
+            return layer.self_attn(h, h, h, need_weights=False)[0]
+
+        def ffn(h, layer=layer):
+            return layer.linear2(layer.activation(layer.linear1(h)))
+
+        with torch.no_grad():
+            want = layer(x)  # (B, T, d_model)
+            got = fn(x.clone(), attend, ffn, layer.norm1, layer.norm2)
+            variants = _encoder_layer_variants(x, attend, ffn, layer.norm1, layer.norm2)
+        assert torch.allclose(variants[kind], want, atol=1e-8)  # the reference formula is PyTorch's layer
+        where = f"case {k} (B={B}, T={T}, d_model={d_model}, nhead={nhead}, {kind})"
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (B, T, d_model):
+            found = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise AssertionError(f"{where}: expected a tensor of shape (B, T, d_model) = {(B, T, d_model)}, "
+                                 f"got {found}")
+        if not torch.allclose(got, want, atol=1e-6):
+            worst = (got - want).abs().max().item()
+            hint = ""
+            for name, value in variants.items():
+                if name != kind and torch.allclose(got, value, atol=1e-6):
+                    hint = " " + _ENCODER_LAYER_HINTS.get(name, f"It matches the {name}.")
+                    break
+            raise AssertionError(f"{where}: the output differs from torch.nn.TransformerEncoderLayer("
+                                 f"norm_first={norm_first}) by up to {worst:.3g}.{hint}")
+    return (f"check_encoder_layer: all {len(sizes)} cases agree with "
+            f"torch.nn.TransformerEncoderLayer(norm_first={norm_first}).")

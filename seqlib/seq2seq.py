@@ -26,6 +26,12 @@ prepares such data for :func:`seqlib.train.fit`. At test time (:meth:`Seq2Seq.gr
 it reads its own previous choice, the arg-max. Both run the same decoder step, so fed its own
 outputs, teacher forcing gives the logits greedy decoding chose from.
 
+**Other translators.** :func:`teacher_forcing_pairs` and :func:`sequence_accuracy` serve any
+encoder-decoder, not only this one: :class:`TeacherForced` lets :func:`seqlib.train.fit` call a
+model whose ``forward`` takes ``(src, tgt_in, src_lengths)`` (PyTorch's order, and
+:class:`seqlib.transformer.Transformer`'s), and :func:`sequence_accuracy` accepts any module with
+a ``greedy_decode(src, src_lengths, bos_id, eos_id, max_len)``.
+
 **Padding.** The encoder is PyTorch's ``nn.LSTM`` over a packed batch, so source padding never
 enters a state, and attention gives padded source positions weight 0. The decoder runs step by
 step (``nn.LSTM`` on one step at a time), since with input feeding each step needs the last.
@@ -42,7 +48,8 @@ from .data.batch import SeqData, batches, lengths_to_mask
 from .data.tasks import IGNORE
 from .data.vocab import BOS, EOS
 
-__all__ = ["Seq2Seq", "TeacherForcingData", "teacher_forcing_pairs", "sequence_accuracy", "ATTENTION_KINDS"]
+__all__ = ["Seq2Seq", "TeacherForcingData", "teacher_forcing_pairs", "TeacherForced", "sequence_accuracy",
+           "ATTENTION_KINDS"]
 
 ATTENTION_KINDS = ("additive", "general", "dot")  # Bahdanau's score; Luong's "general" and "dot" scores
 
@@ -339,12 +346,50 @@ def teacher_forcing_pairs(data: SeqData) -> TeacherForcingData:
     return TeacherForcingData(data.x, data.lengths, tgt_in.clone(), tgt_out, data.vocab, **data.meta)
 
 
+class TeacherForced(nn.Module):
+    """A view of an encoder-decoder whose ``forward`` is ``(src, tgt_in, src_lengths)`` (the
+    :class:`seqlib.transformer.Transformer`'s order) that :func:`seqlib.train.fit` can train on
+    :func:`teacher_forcing_pairs`, which hands over ``(src, src_lengths, tgt_in)`` as for a :class:`Seq2Seq`::
+
+        train.fit(TeacherForced(transformer), teacher_forcing_pairs(data), ...)   # trains ``transformer``
+
+    It holds the model itself, not a copy: training the view trains the model, and
+    ``parameters()``, ``train()`` and ``eval()`` reach it. Only the order of the arguments changes.
+
+    Args:
+        model: the encoder-decoder, an ``nn.Module`` called as ``model(src, tgt_in, src_lengths)``.
+
+    Attributes:
+        model: the wrapped encoder-decoder.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be an nn.Module called as model(src, tgt_in, src_lengths), "
+                            f"got {type(model).__name__}")
+        self.model = model
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
+        """The teacher-forced logits, the arguments in :class:`Seq2Seq`'s order.
+
+        Args:
+            src: source token ids (B, S), padded past each length.
+            src_lengths: the real lengths (B,).
+            tgt_in: the decoder's inputs (B, T), starting with ``<bos>``.
+
+        Returns:
+            ``model(src, tgt_in, src_lengths)``, the logits (B, T, V).
+        """
+        return self.model(src, tgt_in, src_lengths)
+
+
 @torch.no_grad()
-def sequence_accuracy(model: Seq2Seq, data: SeqData, max_len: int | None = None, batch_size: int = 256,
+def sequence_accuracy(model: nn.Module, data: SeqData, max_len: int | None = None, batch_size: int = 256,
                       bos_id: int | None = None, eos_id: int | None = None) -> dict:
     """How well greedy decoding translates: whole sentences exactly right, and tokens right in place.
 
-    Runs :meth:`Seq2Seq.greedy_decode` (in eval mode) on every source of ``data`` and compares
+    Runs the model's ``greedy_decode`` (in eval mode) on every source of ``data`` and compares
     each output with its reference, the target after ``<bos>`` up to and including ``<eos>``.
     A sentence is exactly right when every token and the stop are; a token is right when the
     output holds the reference's token at the same position (one token missed shifts the rest,
@@ -352,7 +397,11 @@ def sequence_accuracy(model: Seq2Seq, data: SeqData, max_len: int | None = None,
     gives the other, easier accuracy: the next token, given the reference before it.
 
     Args:
-        model: the :class:`Seq2Seq` to evaluate.
+        model: the translator to evaluate: a :class:`Seq2Seq`, a
+            :class:`seqlib.transformer.Transformer` (or a :class:`TeacherForced` view of one), or
+            any module whose ``greedy_decode(src, src_lengths, bos_id, eos_id, max_len)`` returns
+            the written ids (B, T_out) after ``<bos>``, padded with 0 after ``<eos>``, or a pair
+            (ids, attention weights) as :meth:`Seq2Seq.greedy_decode` does.
         data: translation data as ``toy_translation`` gives it (targets starting with ``<bos>``),
             or the :class:`TeacherForcingData` made from it.
         max_len: the most tokens to write (default: the longest reference, ``<eos>`` included).
@@ -363,8 +412,11 @@ def sequence_accuracy(model: Seq2Seq, data: SeqData, max_len: int | None = None,
         a dict with ``sequence_accuracy`` (the fraction of sentences exactly right) and
         ``token_accuracy`` (the fraction of reference tokens, ``<eos>`` included, right in place).
     """
-    if not isinstance(model, Seq2Seq):
-        raise TypeError(f"model must be a seqlib.seq2seq.Seq2Seq, got {type(model).__name__}")
+    if isinstance(model, TeacherForced):
+        model = model.model
+    if not isinstance(model, nn.Module) or not callable(getattr(model, "greedy_decode", None)):
+        raise TypeError(f"model must be a translator with a greedy_decode method (a seqlib.seq2seq.Seq2Seq or a "
+                        f"seqlib.transformer.Transformer), got {type(model).__name__}")
     if not isinstance(data, SeqData) or data.lengths is None:
         raise TypeError("data must be a seqlib.data.SeqData with source lengths (from toy_translation), "
                         f"got {type(data).__name__}")
@@ -384,7 +436,9 @@ def sequence_accuracy(model: Seq2Seq, data: SeqData, max_len: int | None = None,
     model.eval()
     outputs = []
     for src, src_lengths, *_ in batches(data, batch_size):
-        tokens, _ = model.greedy_decode(src.to(device), src_lengths.to(device), bos_id, eos_id, max_len)
+        tokens = model.greedy_decode(src.to(device), src_lengths.to(device), bos_id, eos_id, max_len)
+        if isinstance(tokens, tuple):  # Seq2Seq's (ids, attention weights)
+            tokens = tokens[0]
         outputs.append(nn.functional.pad(tokens.cpu(), (0, max_len - tokens.shape[1])))  # (b, max_len)
     model.train(was_training)
     written = torch.cat(outputs)  # (N, max_len)

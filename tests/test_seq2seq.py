@@ -4,7 +4,15 @@ import torch
 
 from seqlib import data, train
 from seqlib.data import IGNORE
-from seqlib.seq2seq import ATTENTION_KINDS, Seq2Seq, TeacherForcingData, sequence_accuracy, teacher_forcing_pairs
+from seqlib.seq2seq import (
+    ATTENTION_KINDS,
+    Seq2Seq,
+    TeacherForced,
+    TeacherForcingData,
+    sequence_accuracy,
+    teacher_forcing_pairs,
+)
+from seqlib.transformer import Transformer
 
 SRC_V, TGT_V, BOS_ID, EOS_ID = 11, 13, 1, 2  # small vocabularies; <bos> and <eos> as in toy_translation
 LENGTHS = [5, 2, 4]  # real source lengths; the padded source has S = 6 steps
@@ -262,6 +270,53 @@ def test_a_short_training_run_with_attention_translates_held_out_sentences():
     assert after["token_accuracy"] > 0.95 and after["sequence_accuracy"] > 0.9  # measured: 1.0 and 1.0
 
 
+def tiny_transformer(d, seed=0, d_model=16):
+    torch.manual_seed(seed)
+    return Transformer(len(d.vocab), len(d.meta["target_vocab"]), d_model=d_model, nhead=2, num_encoder_layers=1,
+                       num_decoder_layers=1, dim_feedforward=2 * d_model, dropout=0.0).eval()
+
+
+def test_teacher_forced_passes_the_arguments_in_the_transformers_order_and_shares_its_parameters():
+    d = data.toy_translation(5, max_clauses=2, seed=0)
+    src, lengths, tgt_in, _ = teacher_forcing_pairs(d)[:]
+    m = tiny_transformer(d)
+    view = TeacherForced(m)
+    assert torch.equal(view(src, lengths, tgt_in), m(src, tgt_in, lengths))
+    assert not torch.equal(view(src, lengths, tgt_in), m(src, tgt_in))  # the lengths reach the model: padding hidden
+    assert [p.data_ptr() for p in view.parameters()] == [p.data_ptr() for p in m.parameters()]
+    view.train()
+    assert m.training
+    view.eval()
+    assert not m.training
+
+
+def test_sequence_accuracy_scores_a_transformer_like_its_own_greedy_decode():
+    d = data.toy_translation(7, max_clauses=2, seed=3)
+    m = tiny_transformer(d, seed=1)
+    tv = d.meta["target_vocab"]
+    reference = d.y[:, 1:]  # (N, T): without <bos>
+    written = m.greedy_decode(d.x, d.lengths, tv.id("<bos>"), tv.id("<eos>"), reference.shape[1])
+    written = torch.nn.functional.pad(written, (0, reference.shape[1] - written.shape[1]))
+    real = reference != 0
+    want = {"sequence_accuracy": (written == reference).all(1).float().mean().item(),
+            "token_accuracy": (written == reference)[real].float().mean().item()}
+    assert sequence_accuracy(m, d) == pytest.approx(want)
+    assert sequence_accuracy(TeacherForced(m), d) == pytest.approx(want)
+
+
+def test_a_short_training_run_teaches_a_transformer_through_the_teacher_forced_view():
+    train_data = data.toy_translation(640, max_clauses=1, max_adjectives=0, seed=0)
+    test_data = data.toy_translation(200, max_clauses=1, max_adjectives=0, seed=1)
+    m = tiny_transformer(train_data, d_model=32)
+    before = sequence_accuracy(m, test_data)
+    history = train.fit(TeacherForced(m), teacher_forcing_pairs(train_data), epochs=6, batch_size=32, lr=3e-3,
+                        warmup=20, progress=False)
+    assert history.last("train_loss") < 0.1 < history.rows[0]["train_loss"]  # measured: about 0.02 and 3
+    after = sequence_accuracy(m, test_data)
+    assert before["token_accuracy"] < 0.3
+    assert after["token_accuracy"] > 0.95 and after["sequence_accuracy"] > 0.9
+
+
 # ---------------------------------------------------------------------------------------------
 # Clear errors
 # ---------------------------------------------------------------------------------------------
@@ -302,7 +357,11 @@ def forward_with(src=None, lengths=None, tgt_in=None):
     (lambda: TeacherForcingData(*batch(), torch.zeros(3, T + 1, dtype=torch.long)), ValueError,
      r"tgt_in and tgt_out must have the same shape, got \(3, 5\) and \(3, 6\)"),
     (lambda: sequence_accuracy(torch.nn.LSTM(2, 3), data.toy_translation(4)), TypeError,
-     "model must be a seqlib.seq2seq.Seq2Seq, got LSTM"),
+     "model must be a translator with a greedy_decode method .* got LSTM"),
+    (lambda: sequence_accuracy("model", data.toy_translation(4)), TypeError,
+     "model must be a translator with a greedy_decode method .* got str"),
+    (lambda: TeacherForced(lambda src, tgt_in, lengths: tgt_in), TypeError,
+     r"model must be an nn.Module called as model\(src, tgt_in, src_lengths\), got function"),
     (lambda: sequence_accuracy(model(None), data.parity_task(4, 5, min_length=2)), ValueError,
      "data.meta has no 'target_vocab'"),
 ])

@@ -239,3 +239,56 @@ def test_causal_attention_checker_passes_a_correct_solution_and_names_mistakes(w
     assert "agree" in checks.check_causal_attention(lambda q, k, v: _attend(q, k, v, _lower(q.shape[1])))
     with pytest.raises(AssertionError, match=message):
         checks.check_causal_attention(wrong)
+
+
+def _pre_norm(x, attend, ffn, norm1, norm2):
+    x = x + attend(norm1(x))
+    return x + ffn(norm2(x))
+
+
+def _post_norm(x, attend, ffn, norm1, norm2):
+    x = norm1(x + attend(x))
+    return norm2(x + ffn(x))
+
+
+@pytest.mark.parametrize("norm_first, correct, wrong", [(True, _pre_norm, _post_norm), (False, _post_norm, _pre_norm)])
+def test_encoder_layer_checker_passes_either_placement_and_names_the_other(norm_first, correct, wrong):
+    state = torch.random.get_rng_state()
+    assert "agree with torch.nn.TransformerEncoderLayer" in checks.check_encoder_layer(correct, norm_first=norm_first)
+    assert torch.equal(torch.random.get_rng_state(), state)  # grading leaves the caller's random state alone
+    other = "post-norm" if norm_first else "pre-norm"
+    with pytest.raises(AssertionError, match=f"It matches the {other} layer"):
+        checks.check_encoder_layer(wrong, norm_first=norm_first)
+
+
+def test_encoder_layer_checker_names_typical_mistakes():
+    def no_ffn_residual(x, attend, ffn, norm1, norm2):
+        return ffn(norm2(x + attend(norm1(x))))
+
+    def no_attention_residual(x, attend, ffn, norm1, norm2):
+        h = attend(norm1(x))
+        return h + ffn(norm2(h))
+
+    def residual_after_the_norm(x, attend, ffn, norm1, norm2):
+        x = norm1(x)
+        x = x + attend(x)
+        x = norm2(x)
+        return x + ffn(x)
+
+    def swapped_norms(x, attend, ffn, norm1, norm2):
+        return _pre_norm(x, attend, ffn, norm2, norm1)
+
+    def transposed(x, attend, ffn, norm1, norm2):
+        return _pre_norm(x, attend, ffn, norm1, norm2).transpose(0, 1)
+
+    cases = [(no_ffn_residual, "without the residual around the feed-forward network"),
+             (no_attention_residual, "without the residual around the self-attention"),
+             (residual_after_the_norm, "residual taken after the norm"),
+             (swapped_norms, "norm1 and norm2 swapped"),
+             (transposed, r"expected a tensor of shape \(B, T, d_model\)")]
+    for fn, message in cases:
+        with pytest.raises(AssertionError, match=message):
+            checks.check_encoder_layer(fn)
+    with pytest.raises(AssertionError, match=r"differs from torch.nn.TransformerEncoderLayer\(norm_first=True\) "
+                                             r"by up to [0-9.e+-]+\.$"):
+        checks.check_encoder_layer(lambda x, attend, ffn, norm1, norm2: 2 * _pre_norm(x, attend, ffn, norm1, norm2))

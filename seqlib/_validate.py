@@ -40,3 +40,17 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
     if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+def check_sequences(x, name: str, features: int, features_name: str, batch_first: bool = True) -> tuple:
+    """Raise a clear error unless ``x`` is a float batch of sequences (B, T, features), or (T, B, features)
+    when not ``batch_first``; return (B, T)."""
+    check_tensor(x, name, dtype_kind="float")
+    layout = f"(batch, time, {features_name})" if batch_first else f"(time, batch, {features_name})"
+    if x.dim() != 3:
+        raise ValueError(f"{name} must have 3 dimensions {layout} with batch_first={batch_first}, got shape "
+                         f"{as_shape(x)}; for a single sequence add a batch dimension")
+    if x.shape[-1] != features:
+        raise ValueError(f"{name} must have {features_name}={features} features in its last dimension, "
+                         f"got {x.shape[-1]} ({name} has shape {as_shape(x)})")
+    return (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_tensor
+from ._validate import as_shape, check_int, check_sequences, check_tensor
 from .data.batch import lengths_to_mask
 from .positions import RotaryPositions
 
@@ -585,16 +585,9 @@ class MultiHeadAttention(nn.Module):
         return x.view(B, T, self.num_heads, self.head_dim).transpose(1, 2)  # (B, T, h, d_head) -> (B, h, T, d_head)
 
     def _check_input(self, x, name):
-        layout = "(batch, time, embed_dim)" if self.batch_first else "(time, batch, embed_dim)"
         if x is None:
             raise ValueError(f"{name} is needed unless a static cache already holds the keys and values")
-        check_tensor(x, name, dtype_kind="float")
-        if x.dim() != 3:
-            raise ValueError(f"{name} must have 3 dimensions {layout} with batch_first={self.batch_first}, "
-                             f"got shape {as_shape(x)}; for a single sequence add a batch dimension")
-        if x.shape[-1] != self.embed_dim:
-            raise ValueError(f"{name} must have embed_dim={self.embed_dim} features in its last dimension, "
-                             f"got {x.shape[-1]} ({name} has shape {as_shape(x)})")
+        check_sequences(x, name, self.embed_dim, "embed_dim", self.batch_first)
         return x
 
     def _allowed(self, key_padding_mask, attn_mask, B, Tq, Tk, dtype):

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_tensor
+from ._validate import as_shape, check_int, check_sequences, check_tensor
 from .data.batch import lengths_to_mask
 
 __all__ = ['RNNCell', 'LSTMCell', 'GRUCell', 'RNN', 'LSTM', 'GRU']
@@ -318,14 +318,7 @@ class _Recurrent(nn.Module):
         return torch.stack(outputs, dim=1), state  # (B, T, H)
 
     def _check_input(self, x):
-        layout = "(batch, time, features)" if self.batch_first else "(time, batch, features)"
-        check_tensor(x, "x", dtype_kind="float")
-        if x.dim() != 3:
-            raise ValueError(f"x must have 3 dimensions {layout} with batch_first={self.batch_first}, got shape "
-                             f"{as_shape(x)}; for a single sequence add a batch dimension")
-        if x.shape[-1] != self.input_size:
-            raise ValueError(f"x must have input_size={self.input_size} features in its last dimension, "
-                             f"got {x.shape[-1]} (x has shape {as_shape(x)})")
+        check_sequences(x, "x", self.input_size, "input_size", self.batch_first)
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"x must hold at least one sequence of at least one step, got shape {as_shape(x)}")
         return x

@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_tensor
+from ._validate import as_shape, check_int, check_sequences, check_tensor
 from .attention import KVCache, MultiHeadAttention
 from .data.batch import lengths_to_mask
 from .positions import LearnedPositions, SinusoidalPositions
@@ -137,7 +137,51 @@ class FeedForward(nn.Module):
 # Layers
 # ---------------------------------------------------------------------------------------------
 
-class EncoderLayer(nn.Module):
+class _Layer(nn.Module):
+    """What the encoder and decoder layers share: their parts, built in PyTorch's order (so that the
+    same seed gives the same initial weights), the self-attention sub-layer, and loading from PyTorch.
+
+    A layer has ``sublayers`` sub-layers (2 for the encoder, 3 for the decoder, whose second is
+    cross-attention), each with its LayerNorm ``norm{i}`` and its output dropout ``dropout{i}``.
+    """
+
+    sublayers, torch_class = 2, nn.TransformerEncoderLayer
+
+    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
+                 activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
+                 batch_first: bool = True, bias: bool = True, rotary: bool = False):
+        super().__init__()
+        _check_heads(d_model, nhead)
+        self.d_model, self.nhead = d_model, nhead
+        self.norm_first, self.batch_first = bool(norm_first), bool(batch_first)
+        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=_check_dropout(dropout), bias=bias,
+                                            batch_first=batch_first, rotary=rotary)
+        if self.sublayers == 3:  # the decoder's cross-attention, never rotary
+            self.cross_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
+        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias=bias)
+        for i in range(1, self.sublayers + 1):
+            setattr(self, f"norm{i}", nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias))
+        for i in range(1, self.sublayers + 1):
+            setattr(self, f"dropout{i}", nn.Dropout(dropout))
+
+    def extra_repr(self) -> str:
+        return f"norm_first={self.norm_first}, batch_first={self.batch_first}"
+
+    def _self_attention(self, x, attn_mask, key_padding_mask, is_causal, cache):
+        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+                                is_causal=is_causal, need_weights=False, cache=cache)
+        return self.dropout1(out)
+
+    @classmethod
+    def _from_torch(cls, module):
+        _expect(module, cls.torch_class, cls.__name__)
+        ours = cls(**_layer_config(module, cls.__name__))
+        if cls.sublayers == 3:
+            ours.cross_attn = MultiHeadAttention.from_torch(module.multihead_attn)
+        return _load_layer(ours, module, norms=cls.sublayers)
+
+
+class EncoderLayer(_Layer):
     """One encoder layer, self-attention then a feed-forward network, the counterpart of
     ``torch.nn.TransformerEncoderLayer``::
 
@@ -169,23 +213,7 @@ class EncoderLayer(nn.Module):
         norm1, norm2: the ``nn.LayerNorm`` of each sub-layer.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
-                 activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 batch_first: bool = True, bias: bool = True, rotary: bool = False):
-        super().__init__()
-        _check_heads(d_model, nhead)
-        self.d_model, self.nhead = d_model, nhead
-        self.norm_first, self.batch_first = bool(norm_first), bool(batch_first)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=_check_dropout(dropout), bias=bias,
-                                            batch_first=batch_first, rotary=rotary)
-        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias=bias)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-
-    def extra_repr(self) -> str:
-        return f"norm_first={self.norm_first}, batch_first={self.batch_first}"
+    sublayers, torch_class = 2, nn.TransformerEncoderLayer
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None = None,
                 src_key_padding_mask: torch.Tensor | None = None, is_causal: bool = False,
@@ -220,11 +248,6 @@ class EncoderLayer(nn.Module):
             x = self.norm2(x + self.dropout2(self.feed_forward(x)))
         return x
 
-    def _self_attention(self, x, attn_mask, key_padding_mask, is_causal, cache):
-        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
-                                is_causal=is_causal, need_weights=False, cache=cache)
-        return self.dropout1(out)
-
     @classmethod
     def from_torch(cls, module: nn.TransformerEncoderLayer) -> "EncoderLayer":
         """An :class:`EncoderLayer` with the configuration (``norm_first`` and ``batch_first`` included) and
@@ -234,12 +257,10 @@ class EncoderLayer(nn.Module):
         ``linear2`` the :class:`FeedForward`'s ``W_1`` and ``W_2``; ``norm1`` and ``norm2`` are
         copied. Raises ValueError for an activation other than ReLU or (exact) GELU.
         """
-        _expect(module, nn.TransformerEncoderLayer, cls.__name__)
-        ours = cls(**_layer_config(module, cls.__name__))
-        return _load_layer(ours, module, norms=2)
+        return cls._from_torch(module)
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(_Layer):
     """One decoder layer, self-attention, cross-attention to the memory, then a feed-forward network,
     the counterpart of ``torch.nn.TransformerDecoderLayer``::
 
@@ -261,26 +282,7 @@ class DecoderLayer(nn.Module):
         norm1, norm2, norm3: the ``nn.LayerNorm`` of each sub-layer.
     """
 
-    def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
-                 activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 batch_first: bool = True, bias: bool = True, rotary: bool = False):
-        super().__init__()
-        _check_heads(d_model, nhead)
-        self.d_model, self.nhead = d_model, nhead
-        self.norm_first, self.batch_first = bool(norm_first), bool(batch_first)
-        self.self_attn = MultiHeadAttention(d_model, nhead, dropout=_check_dropout(dropout), bias=bias,
-                                            batch_first=batch_first, rotary=rotary)
-        self.cross_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
-        self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias=bias)
-        self.norm1 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm2 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.norm3 = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
-
-    def extra_repr(self) -> str:
-        return f"norm_first={self.norm_first}, batch_first={self.batch_first}"
+    sublayers, torch_class = 3, nn.TransformerDecoderLayer
 
     def forward(self, tgt: torch.Tensor, memory: torch.Tensor | None, tgt_mask: torch.Tensor | None = None,
                 memory_mask: torch.Tensor | None = None, tgt_key_padding_mask: torch.Tensor | None = None,
@@ -336,11 +338,6 @@ class DecoderLayer(nn.Module):
             x = self.norm3(x + self.dropout3(self.feed_forward(x)))
         return x
 
-    def _self_attention(self, x, attn_mask, key_padding_mask, is_causal, cache):
-        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
-                                is_causal=is_causal, need_weights=False, cache=cache)
-        return self.dropout1(out)
-
     def _cross_attention(self, x, memory, attn_mask, key_padding_mask, is_causal, cache):
         out, _ = self.cross_attn(x, memory, memory, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
                                  is_causal=is_causal, need_weights=False, cache=cache)
@@ -356,10 +353,7 @@ class DecoderLayer(nn.Module):
         :class:`FeedForward`'s ``W_1`` and ``W_2``; ``norm1``, ``norm2`` and ``norm3`` are copied.
         Raises ValueError for an activation other than ReLU or (exact) GELU.
         """
-        _expect(module, nn.TransformerDecoderLayer, cls.__name__)
-        ours = cls(**_layer_config(module, cls.__name__))
-        ours.cross_attn = MultiHeadAttention.from_torch(module.multihead_attn)
-        return _load_layer(ours, module, norms=3)
+        return cls._from_torch(module)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -922,15 +916,7 @@ def _padding_mask(lengths, name, B, T):
 
 def _check_input(x, name, d_model, batch_first):
     """x (B, T, d_model), or (T, B, d_model) if not batch_first -> (B, T)."""
-    layout = "(batch, time, d_model)" if batch_first else "(time, batch, d_model)"
-    check_tensor(x, name, dtype_kind="float")
-    if x.dim() != 3:
-        raise ValueError(f"{name} must have 3 dimensions {layout} with batch_first={batch_first}, "
-                         f"got shape {as_shape(x)}")
-    if x.shape[-1] != d_model:
-        raise ValueError(f"{name} must have d_model={d_model} features in its last dimension, got {x.shape[-1]} "
-                         f"({name} has shape {as_shape(x)})")
-    return (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+    return check_sequences(x, name, d_model, "d_model", batch_first)
 
 
 def _check_cache(cache, name, static):

@@ -9,6 +9,9 @@ export MKL_NUM_THREADS := 1
 export PYTHONHASHSEED := 0
 export SEQLIB_PROGRESS := 0
 NB ?= chapters/*.ipynb
+# Test workers (pytest-xdist): one per core by default. Each notebook stays whole on one worker
+# (--dist loadscope), and each runs on one thread, so two cores run two notebooks at once.
+JOBS ?= auto
 
 .PHONY: book test refresh install clean
 
@@ -27,7 +30,7 @@ book: install
 	@echo "The book is in _build/html/index.html"
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(JOBS) --dist loadscope
 
 # Re-execute notebooks in place (one thread, as in the tests) to refresh their stored outputs
 # and widget state after an edit: `make refresh` for all, `make refresh NB=chapters/01_*.ipynb` for one.

@@ -19,7 +19,6 @@ import nbval.plugin as nbval_plugin
 
 KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "SEQLIB_PROGRESS": "0"}
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXCUSED = []  # (notebook, cell index, first line) of cells whose outputs nbval does not compare
 
 _original_setup = nbval_plugin.IPyNbFile.setup
 _original_teardown = nbval_plugin.IPyNbFile.teardown
@@ -58,8 +57,25 @@ def pytest_configure(config):
         del os.environ["PYTHONPATH"]
 
 
+def _excused_cells():
+    """(notebook, cell index, first line) of every cell whose outputs nbval does not compare.
+
+    Read from the notebooks themselves, so the list is complete when the tests run in several
+    worker processes (pytest-xdist), where the workers' records never reach this process.
+    """
+    from bookfiles import NOTEBOOKS, code_cells, is_excused, load, source
+
+    for nb in NOTEBOOKS:
+        for i, cell in enumerate(code_cells(load(nb))):
+            if is_excused(cell):
+                yield nb.name, i, (source(cell).strip().splitlines() or [""])[0]
+
+
 def pytest_terminal_summary(terminalreporter):
-    if EXCUSED:
+    if getattr(terminalreporter.config, "workerinput", None) is not None:
+        return  # a pytest-xdist worker: the main process writes the summary
+    excused = list(_excused_cells())
+    if excused:
         terminalreporter.write_sep("-", "cells excused from nbval's output comparison (timing or memory only)")
-        for notebook, index, first in EXCUSED:
+        for notebook, index, first in excused:
             terminalreporter.write_line(f"{notebook} cell {index}: {first}")

@@ -13,7 +13,7 @@ NB ?= chapters/*.ipynb
 # (--dist loadscope), and each runs on one thread, so two cores run two notebooks at once.
 JOBS ?= auto
 
-.PHONY: book test refresh install clean
+.PHONY: book test refresh student install clean
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ test: install
 # and widget state after an edit: `make refresh` for all, `make refresh NB=chapters/01_*.ipynb` for one.
 refresh: install
 	for nb in $(NB); do $(BIN)/jupyter execute --inplace --timeout=900 "$$nb" || exit 1; done
+
+# The student edition: every chapter with its solutions removed, plus what the book needs to build
+# (`jupyter-book build _build/student` builds it; seqlib.checks grades the coding exercises).
+student: install
+	rm -rf _build/student && mkdir -p _build/student/chapters
+	cp _config.yml _toc.yml references.bib _build/student/
+	cp chapters/*.md _build/student/chapters/
+	$(BIN)/python -m seqlib.student chapters/*.ipynb --out _build/student/chapters
 
 clean:
 	rm -rf $(VENV) _build

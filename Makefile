@@ -13,7 +13,7 @@ NB ?= chapters/*.ipynb
 # (--dist loadscope), and each runs on one thread, so two cores run two notebooks at once.
 JOBS ?= auto
 
-.PHONY: book test refresh student install clean
+.PHONY: book test refresh student install browser clean
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,20 @@ $(VENV)/installed: requirements.txt
 install: $(VENV)/installed
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 
+# The browser test opens the built site in headless Chromium: Debian's chromium and chromium-driver
+# packages, installed here when missing (as root, or through sudo).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  echo "Installing Debian's chromium and chromium-driver for the browser test"; \
+	  $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { \
+	    $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+
 book: install
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: install
+test: install browser
 	$(BIN)/pytest -n $(JOBS) --dist loadscope
 
 # Re-execute notebooks in place (one thread, as in the tests) to refresh their stored outputs

@@ -2,10 +2,10 @@
 
 Attention weights say where a model *looked*; an attribution says which input tokens *changed
 its output*. This file builds what Chapter 10 needs to compare the two on a task whose answer
-is known to depend on one token:
+is known to depend on one token::
 
     key_token_task(n, T)                     the label is decided by one token among fillers
-    AttentionClassifier(V, encoder=...)      embed -> (BiLSTM) -> additive attention -> read-out,
+    AttentionClassifier(V, encoder=...)      embed -> (LSTM) -> additive attention -> read-out,
                                              whose forward accepts substitute attention weights
     leave_one_out(model, x)                  the drop in log p(target) when token s is removed (B, T)
     grad_x_input(model, x)                   gradient times embedding, summed over features (B, T)
@@ -167,8 +167,8 @@ def adversarial_attention(model: AttentionClassifier, x: torch.Tensor, epsilon: 
         steps, lr, penalty: the search's Adam steps, learning rate and constraint weight.
 
     Returns:
-        the triple (alpha_adv (B, T), js (B,), tv (B,)): the attention found, its Jensen-Shannon
-        divergence from the model's (up to log 2) and the total variation it moved the output by.
+        the triple (attention, js, tv), the attention found (B, T), its Jensen-Shannon divergence
+        from the model's attention (B,) (at most log 2) and the total variation it moved the output by (B,).
     """
     if not isinstance(model, AttentionClassifier):
         raise TypeError(f"model must be a seqlib.interpret.AttentionClassifier, got {type(model).__name__}")

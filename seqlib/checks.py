@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pad_sequence
 from .data.batch import lengths_to_mask, masked_mean
 
 __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
-           "check_causal_attention", "check_encoder_layer"]
+           "check_causal_attention", "check_encoder_layer", "check_leave_one_out"]
 
 
 def _cases_1d(seed):
@@ -394,3 +394,50 @@ def check_encoder_layer(fn, norm_first: bool = True, seed: int = 0) -> str:
                                  f"norm_first={norm_first}) by up to {worst:.3g}.{hint}")
     return (f"check_encoder_layer: all {len(sizes)} cases agree with "
             f"torch.nn.TransformerEncoderLayer(norm_first={norm_first}).")
+
+
+def check_leave_one_out(fn, seed: int = 0) -> str:
+    """Grade ``fn(model, x, target) -> (B, T)``: leave-one-out attribution of a classifier.
+
+    Entry [b, s] must be log p(target_b | x_b) - log p(target_b | x_b with token s replaced by
+    id 0), for a model that maps token ids (B, T) to logits (B, C). The reference is
+    :func:`seqlib.interpret.leave_one_out`; the cases are small random
+    :class:`seqlib.interpret.AttentionClassifier` models, with and without an LSTM encoder.
+    """
+    from .interpret import AttentionClassifier, leave_one_out
+
+    g = torch.Generator().manual_seed(seed)
+    cases = 0
+    for k, encoder in enumerate(("none", "lstm", "none", "lstm")):
+        torch.manual_seed(seed + k)
+        V, C = 9, 3
+        model = AttentionClassifier(V, C, d_model=8, encoder=encoder).eval()
+        B, T = int(torch.randint(1, 5, (1,), generator=g)), int(torch.randint(2, 8, (1,), generator=g))
+        x = torch.randint(1, V, (B, T), generator=g)
+        target = torch.randint(0, C, (B,), generator=g)
+        want = leave_one_out(model, x, target)
+        got = fn(model, x.clone(), target.clone())
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != (B, T):
+            found = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise AssertionError(f"case {k}: expected a tensor of shape (B, T) = {(B, T)}, one score per token, "
+                                 f"got {found}")
+        got = got.detach().float()
+        cases += 1
+        if torch.allclose(got, want, atol=1e-4):
+            continue
+        where = f"case {k} (encoder={encoder!r}, B={B}, T={T})"
+        if torch.allclose(got, -want, atol=1e-4):
+            raise AssertionError(f"{where}: the signs are reversed. Leave-one-out is the log-probability with "
+                                 f"the token minus without it, so a token that supports the target scores > 0.")
+        with torch.no_grad():
+            p = torch.softmax(model(x), -1)[torch.arange(B), target]  # (B,)
+            as_probs = torch.stack([p - torch.softmax(model(x.index_put((torch.arange(B), torch.full((B,), s)),
+                                                                        torch.tensor(0))), -1)[torch.arange(B), target]
+                                    for s in range(T)], 1)  # (B, T)
+        if torch.allclose(got, as_probs, atol=1e-4):
+            raise AssertionError(f"{where}: these are differences of probabilities; use log-probabilities "
+                                 f"(torch.log_softmax).")
+        worst = (got - want).abs().max().item()
+        raise AssertionError(f"{where}: differs from the leave-one-out attribution by up to {worst:.3g}.\n"
+                             f"expected\n{want}\ngot\n{got}")
+    return f"check_leave_one_out: all {cases} cases agree with seqlib.interpret.leave_one_out."

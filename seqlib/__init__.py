@@ -15,6 +15,7 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.transformer              encoder and decoder layers, the encoder-decoder Transformer, a GPT-style LM
     seqlib.interpret                attention against attributions (leave one out, integrated gradients), LSTM units
     seqlib.checks                   graders for the coding exercises
+    seqlib.bench                    time, memory and state of an LSTM and a Transformer (``python -m seqlib.bench``)
 
 Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
 (state space models and linear attention join in Part V).
@@ -24,6 +25,17 @@ from .prose import glue
 from .runtime import setup
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # seqlib.bench is imported on first use, so that ``python -m seqlib.bench`` runs it once, as a script.
+    if name == "bench":
+        import importlib
+
+        return importlib.import_module(".bench", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
-           "seq2seq", "transformer", "interpret",
+           "seq2seq", "transformer", "interpret", "bench",
            "__version__"]

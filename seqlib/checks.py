@@ -14,7 +14,8 @@ from torch.nn.utils.rnn import pad_sequence
 from .data.batch import lengths_to_mask, masked_mean
 
 __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
-           "check_causal_attention", "check_encoder_layer", "check_leave_one_out"]
+           "check_causal_attention", "check_encoder_layer", "check_leave_one_out",
+           "check_lstm_params"]
 
 
 def _cases_1d(seed):
@@ -441,3 +442,55 @@ def check_leave_one_out(fn, seed: int = 0) -> str:
         raise AssertionError(f"{where}: differs from the leave-one-out attribution by up to {worst:.3g}.\n"
                              f"expected\n{want}\ngot\n{got}")
     return f"check_leave_one_out: all {cases} cases agree with seqlib.interpret.leave_one_out."
+
+
+def _lstm_params_mistake(got, I, H, L):
+    """Name the usual slip in counting an LSTM's parameters, if ``got`` matches one."""
+    later = L - 1
+    slips = {
+        "one bias per gate instead of two (PyTorch keeps b_ih and b_hh)":
+            4 * (H * I + H * H) + 4 * H + later * (4 * (2 * H * H) + 4 * H),
+        "no biases": 4 * (H * I + H * H) + later * 4 * (2 * H * H),
+        "three gate blocks instead of four (the candidate g_t has its own weights)":
+            3 * (H * I + H * H) + 6 * H + later * (3 * (2 * H * H) + 6 * H),
+        "every layer reading input_size features (layers above the first read the H features below)":
+            L * (4 * (H * I + H * H) + 8 * H),
+        "one layer only (num_layers ignored)": 4 * (H * I + H * H) + 8 * H,
+        "no recurrent matrix W_hh": 4 * H * I + 8 * H + later * (4 * H * H + 8 * H),
+    }
+    for what, value in slips.items():
+        if got == value:
+            return what
+    return None
+
+
+def check_lstm_params(fn, seed: int = 0) -> str:
+    """Grade ``fn(input_size, hidden_size, num_layers) -> int``, an LSTM's parameter count by formula.
+
+    The reference is the count of ``torch.nn.LSTM(input_size, hidden_size, num_layers)``'s
+    parameters, on a dozen sizes (one layer and several, input narrower and wider than the
+    state). A wrong answer that matches a usual slip (one bias per gate, three gate blocks,
+    every layer reading the input) is named.
+    """
+    g = torch.Generator().manual_seed(seed)
+    cases = [(1, 1, 1), (3, 5, 1), (5, 3, 2), (16, 16, 3)]
+    for _ in range(8):
+        I, H, L = (int(v) for v in (torch.randint(1, 40, (1,), generator=g), torch.randint(1, 40, (1,), generator=g),
+                                     torch.randint(1, 4, (1,), generator=g)))
+        cases.append((I, H, L))
+    for I, H, L in cases:
+        want = sum(p.numel() for p in torch.nn.LSTM(I, H, num_layers=L).parameters())
+        got = fn(I, H, L)
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, float) and got.is_integer():
+            got = int(got)
+        if not isinstance(got, int) or isinstance(got, bool):
+            raise AssertionError(f"input_size={I}, hidden_size={H}, num_layers={L}: expected an int, "
+                                 f"got {type(got).__name__} {got!r}")
+        if got != want:
+            slip = _lstm_params_mistake(got, I, H, L)
+            hint = f" It looks like {slip}." if slip else ""
+            raise AssertionError(f"input_size={I}, hidden_size={H}, num_layers={L}: nn.LSTM has {want} parameters, "
+                                 f"your function says {got}.{hint}")
+    return f"check_lstm_params: all {len(cases)} sizes agree with the parameters of torch.nn.LSTM."

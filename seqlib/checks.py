@@ -14,7 +14,7 @@ from torch.nn.utils.rnn import pad_sequence
 from .data.batch import lengths_to_mask, masked_mean
 
 __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
-           "check_causal_attention", "check_encoder_layer"]
+           "check_causal_attention", "check_encoder_layer", "check_lstm_parameter_count"]
 
 
 def _cases_1d(seed):
@@ -394,3 +394,60 @@ def check_encoder_layer(fn, norm_first: bool = True, seed: int = 0) -> str:
                                  f"norm_first={norm_first}) by up to {worst:.3g}.{hint}")
     return (f"check_encoder_layer: all {len(sizes)} cases agree with "
             f"torch.nn.TransformerEncoderLayer(norm_first={norm_first}).")
+
+
+_LSTM_COUNT_HINTS = {
+    "one bias": "It matches 4H(I + H) + 4H: PyTorch's LSTM has two bias vectors per gate, b_ih and b_hh.",
+    "no biases": "It matches 4H(I + H): the biases are missing (two vectors of 4H).",
+    "no recurrent weights": "It matches 4H * I + 8H: the recurrent weights W_hh (4H x H) are missing.",
+    "three gates": "It matches a GRU's count, 3 blocks: an LSTM has four (input, forget, cell, output).",
+    "one gate": "It matches one block of weights: an LSTM has four, one per gate and the cell candidate.",
+}
+
+
+def _lstm_counts(I, H, layers):
+    """The right count and the usual wrong ones, for nn.LSTM(I, H, num_layers=layers)."""
+    def total(per_layer):
+        return per_layer(I, H) + (layers - 1) * per_layer(H, H)
+    return {
+        "right": total(lambda i, h: 4 * h * (i + h) + 8 * h),
+        "one bias": total(lambda i, h: 4 * h * (i + h) + 4 * h),
+        "no biases": total(lambda i, h: 4 * h * (i + h)),
+        "no recurrent weights": total(lambda i, h: 4 * h * i + 8 * h),
+        "three gates": total(lambda i, h: 3 * h * (i + h) + 6 * h),
+        "one gate": total(lambda i, h: h * (i + h) + 2 * h),
+    }
+
+
+def check_lstm_parameter_count(fn, seed: int = 0) -> str:
+    """Grade ``fn(input_size, hidden_size, num_layers) -> int``, the parameter count of an LSTM.
+
+    The reference is the number of entries of ``torch.nn.LSTM(input_size, hidden_size,
+    num_layers)``'s parameters, counted on the module itself. Common mistakes are named: one
+    bias per gate instead of two, no recurrent weights, three gates instead of four, and
+    layers after the first that still read ``input_size`` features.
+    """
+    from torch import nn
+
+    g = torch.Generator().manual_seed(seed)
+    cases = [(2, 3, 1), (2, 40, 1), (16, 33, 2)]
+    cases += [tuple(int(v) for v in (torch.randint(1, 50, (1,), generator=g), torch.randint(1, 70, (1,), generator=g),
+                                      torch.randint(1, 4, (1,), generator=g))) for _ in range(5)]
+    for k, (I, H, layers) in enumerate(cases):
+        want = sum(p.numel() for p in nn.LSTM(I, H, num_layers=layers).parameters())
+        counts = _lstm_counts(I, H, layers)
+        assert counts["right"] == want  # the formula is PyTorch's module
+        got = fn(I, H, layers)
+        where = f"case {k} (input_size={I}, hidden_size={H}, num_layers={layers})"
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, int):
+            raise AssertionError(f"{where}: expected an int, got {type(got).__name__} {got!r}")
+        if got != want:
+            hint = next((_LSTM_COUNT_HINTS[name] for name, value in counts.items()
+                         if name != "right" and value == got), "")
+            if not hint and layers > 1 and got == layers * (4 * H * (I + H) + 8 * H):
+                hint = "Layers after the first read the H features of the layer below, not input_size."
+            raise AssertionError(f"{where}: expected {want} parameters (counted on torch.nn.LSTM), got {got}. "
+                                 f"{hint}".rstrip())
+    return f"check_lstm_parameter_count: all {len(cases)} cases agree with torch.nn.LSTM."

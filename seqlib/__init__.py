@@ -13,6 +13,7 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.positions                sinusoidal, learned and rotary position encodings
     seqlib.seq2seq                  the LSTM encoder-decoder, with or without attention (Bahdanau, Luong)
     seqlib.transformer              encoder and decoder layers, the encoder-decoder Transformer, a GPT-style LM
+    seqlib.experiments              head-to-head runs: an LSTM and a Transformer of matched size on one task
     seqlib.interpret                attention against attributions (leave one out, integrated gradients), LSTM units
     seqlib.checks                   graders for the coding exercises
     seqlib.bench                    time, memory and state of an LSTM and a Transformer (``python -m seqlib.bench``)
@@ -20,7 +21,7 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
 Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
 (state space models and linear attention join in Part V).
 """
-from . import attention, checks, data, interpret, models, positions, recurrent, seq2seq, train, transformer, viz
+from . import attention, checks, data, experiments, interpret, models, positions, recurrent, seq2seq, train, transformer, viz
 from .prose import glue
 from .runtime import setup
 
@@ -37,5 +38,5 @@ def __getattr__(name):
 
 
 __all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
-           "seq2seq", "transformer", "interpret", "bench",
+           "seq2seq", "transformer", "interpret", "bench", "experiments",
            "__version__"]

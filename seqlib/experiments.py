@@ -1,0 +1,267 @@
+"""Head-to-head experiments: an LSTM and a Transformer of the same size, on the same task, the same way.
+
+Chapter 7 compares the two architectures on the book's long-range tasks across lengths and
+seeds. Every cell of such a sweep is one call::
+
+    run("lstm", "parity", size=16, seed=0, test_sizes=(16, 64))   -> list of dicts, one per test size
+
+which builds a fresh model with a parameter budget (:func:`make_model`, sizes matched by
+:func:`matched_widths`), trains it on freshly generated data of one size and tests it on new
+data of every size in ``test_sizes`` (train short, test long). The tasks (:data:`TASKS`) say
+how inputs are read (tokens or features), where the answer is read out (the last real
+position, every position, or the last few) and how it is scored.
+
+The Transformer here is a stack of the book's :class:`seqlib.transformer.EncoderLayer` under a
+causal mask with rotary positions (Chapter 5's best extrapolator), read out like the LSTM:
+both models see the sequence left to right, so the only difference is how they remember.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import train
+from ._validate import check_int, check_tensor
+from .data import tasks
+from .data.batch import SeqData
+from .models import RecurrentModel
+from .transformer import Encoder
+
+__all__ = ["Task", "TASKS", "CausalTransformer", "count_parameters", "make_model", "matched_size", "matched_widths", "run"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """How one of the book's tasks is generated, read and scored in a head-to-head run.
+
+    Attributes:
+        name: the task's name in :data:`TASKS`.
+        size_name: what ``size`` means for it (``"length"`` of the sequence, or ``"pairs"``).
+        make: ``make(n, size, seed) -> SeqData``, the generator.
+        tokens: whether inputs are token ids (else float features of width ``input_size``).
+        input_size: the vocabulary size, or the number of features per step.
+        output_size: classes of the read-out (1 for a number).
+        readout: ``"last"`` (one answer per sequence, at its last real position), ``"steps"``
+            (an answer at every position; targets ``IGNORE`` where none is asked) or ``"tail"``
+            (one answer at each of the last ``y.shape[1]`` positions).
+        loss: ``"cross_entropy"`` or ``"mse"``.
+        chance: the score of a model that ignores the input (accuracy, or the mean squared error
+            of the best constant for ``"mse"``).
+    """
+
+    name: str
+    size_name: str
+    make: Callable
+    tokens: bool
+    input_size: int
+    output_size: int
+    readout: str
+    loss: str
+    chance: float
+
+
+def _adding(n, size, seed):
+    return tasks.adding_problem(n, size, seed=seed)
+
+
+def _selective_copy(n, size, seed):
+    return tasks.selective_copy(n, size, num_tokens=4, num_symbols=4, seed=seed)
+
+
+def _recall(n, size, seed):
+    return tasks.associative_recall(n, size, num_keys=16, num_values=8, seed=seed)
+
+
+def _parity(n, size, seed):
+    return tasks.parity_task(n, size, min_length=1, seed=seed)
+
+
+TASKS: dict[str, Task] = {
+    "adding": Task("adding", "length", _adding, False, 2, 1, "last", "mse", 1 / 6),
+    "selective_copy": Task("selective_copy", "length", _selective_copy, True, 7, 7, "tail", "cross_entropy", 1 / 4),
+    "recall": Task("recall", "pairs", _recall, True, 25, 25, "steps", "cross_entropy", 1 / 8),
+    "parity": Task("parity", "length", _parity, True, 3, 2, "last", "cross_entropy", 1 / 2),
+}
+
+
+def _task(task) -> Task:
+    if isinstance(task, Task):
+        return task
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
+    return TASKS[task]
+
+
+class CausalTransformer(nn.Module):
+    """Embed, ``num_layers`` pre-norm causal self-attention layers with rotary positions, read out.
+
+    The Transformer counterpart of :class:`seqlib.models.RecurrentModel`, with the same inputs and
+    outputs: token ids (B, T) or features (B, T, input_size), optional ``lengths`` (B,), and a
+    read-out of the last real position (B, output_size) or of every position
+    (B, T, output_size). Position t attends to positions s <= t only, so padding after a
+    sequence never changes what is read at its last real position.
+
+    Args:
+        input_size: the vocabulary size (``tokens=True``, id 0 = padding) or features per step.
+        d_model, nhead, num_layers: the stack's width, heads and depth; the feed-forward
+            networks are ``2 * d_model`` wide, and there is no dropout.
+        output_size: width of the read-out.
+        tokens, per_step, squeeze: as in :class:`seqlib.models.RecurrentModel`.
+    """
+
+    def __init__(self, input_size: int, d_model: int, output_size: int = 1, *, nhead: int = 2, num_layers: int = 2,
+                 tokens: bool = False, per_step: bool = False, squeeze: bool = False):
+        super().__init__()
+        check_int(input_size, "input_size", minimum=1)
+        check_int(output_size, "output_size", minimum=1)
+        self.tokens, self.per_step, self.squeeze = tokens, per_step, squeeze
+        self.embed = nn.Embedding(input_size, d_model, padding_idx=0) if tokens else nn.Linear(input_size, d_model)
+        self.layers = Encoder(num_layers, d_model, nhead, 2 * d_model, dropout=0.0, activation="gelu",
+                              norm_first=True, rotary=True)
+        self.readout = nn.Linear(d_model, output_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T) ids or (B, T, input_size); lengths (B,) -> (B, output_size) or (B, T, output_size)."""
+        if self.tokens:
+            check_tensor(x, "x (token ids)", dims=2, dtype_kind="int")
+        else:
+            check_tensor(x, "x", dims=3, dtype_kind="float")
+        B, T = x.shape[:2]
+        h = self.layers(self.embed(x), is_causal=True)  # (B, T, d_model)
+        if self.per_step:
+            out = self.readout(h)  # (B, T, output_size)
+        else:
+            if lengths is None:
+                lengths = torch.full((B,), T, dtype=torch.long)
+            check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
+            if len(lengths) != B or int(lengths.max()) > T or int(lengths.min()) < 1:
+                raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
+            last = h[torch.arange(B), lengths - 1]  # (B, d_model): each sequence's last real position
+            out = self.readout(last)  # (B, output_size)
+        return out.squeeze(-1) if self.squeeze else out
+
+
+class _Tail(nn.Module):
+    """Keep the last ``k`` positions of a per-step model's output: (B, T, C) -> (B, k, C)."""
+
+    def __init__(self, model: nn.Module, k: int):
+        super().__init__()
+        self.model, self.k = model, k
+
+    def forward(self, x, lengths=None):
+        return self.model(x)[:, -self.k:]  # (B, k, C)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """The number of trainable parameters (entries of every tensor that requires a gradient)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_parameters needs an nn.Module, got {type(model).__name__}")
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+KINDS = ("lstm", "transformer")
+
+
+def make_model(kind: str, task, width: int, *, tail: int = 4) -> nn.Module:
+    """A fresh model of ``kind`` (``"lstm"`` or ``"transformer"``) for ``task``, ``width`` wide.
+
+    ``width`` is the LSTM's hidden size H (tokens embedded in 16 dimensions), or the
+    Transformer's d_model (2 layers, 2 heads; a multiple of 4, for rotary positions in pairs).
+    ``tail`` is the number of answers read from the end for a ``"tail"`` task.
+    """
+    t = _task(task)
+    check_int(width, "width", minimum=1)
+    per_step = t.readout in ("steps", "tail")
+    squeeze = t.output_size == 1
+    if kind == "lstm":
+        model = RecurrentModel("lstm", t.input_size, width, t.output_size, tokens=t.tokens, embed_dim=16,
+                               per_step=per_step, squeeze=squeeze)
+    elif kind == "transformer":
+        if width % 4:
+            raise ValueError(f"a Transformer's width (d_model) must be a multiple of 4 (2 heads, rotary pairs), "
+                             f"got {width}")
+        model = CausalTransformer(t.input_size, width, t.output_size, tokens=t.tokens, per_step=per_step,
+                                  squeeze=squeeze)
+    else:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    return _Tail(model, tail) if t.readout == "tail" else model
+
+
+def matched_size(kind: str, task, budget: int) -> int:
+    """The width of ``kind`` for ``task`` whose parameter count is closest to ``budget``.
+
+    Widths are tried in steps of 1 (LSTM) or 4 (Transformer) up to 256; ties go to the smaller.
+    """
+    check_int(budget, "budget", minimum=1)
+    step = 4 if kind == "transformer" else 1
+    widths = range(step, 257, step)
+    counts = {w: count_parameters(make_model(kind, task, w)) for w in widths}
+    return min(widths, key=lambda w: (abs(counts[w] - budget), w))
+
+
+@functools.lru_cache(maxsize=None)
+def _matched(task_name: str, budget: int) -> tuple:
+    d = matched_size("transformer", task_name, budget)
+    target = count_parameters(make_model("transformer", task_name, d))
+    return matched_size("lstm", task_name, target), d
+
+
+def matched_widths(task, budget: int) -> dict:
+    """Widths of an LSTM and a Transformer for ``task`` with (nearly) the same number of parameters.
+
+    The Transformer's width moves in steps of 4, so it is chosen first, nearest to ``budget``;
+    the LSTM's hidden size, which moves in steps of 1, is then matched to the Transformer's count.
+
+    Returns:
+        A dict ``{"lstm": H, "transformer": d_model}``.
+    """
+    check_int(budget, "budget", minimum=1)
+    H, d = _matched(_task(task).name, budget)
+    return {"lstm": H, "transformer": d}
+
+
+def _score(task: Task, out: torch.Tensor, y: torch.Tensor) -> dict:
+    if task.loss == "mse":
+        return {"mse": train.mse(out, y).item(), "accuracy": ((out - y).abs() < 0.1).float().mean().item()}
+    return {"accuracy": train.accuracy(out, y)}
+
+
+def run(kind: str, task, size: int, seed: int, *, test_sizes=None, width: int | None = None, budget: int = 8000,
+        steps: int = 300, batch_size: int = 32, lr: float = 3e-3, n_test: int = 500) -> list[dict]:
+    """Train one model on one task at one size, and test it at several sizes.
+
+    The model (``width``, or the width matching ``budget`` parameters) is trained with Adam for
+    ``steps`` steps of fresh batches at ``size`` (gradients clipped at 1), then tested on
+    ``n_test`` new examples at each of ``test_sizes`` (default: ``size`` only).
+
+    Returns:
+        One dict per test size, with kind, task, train_size, test_size, seed, parameters,
+        seconds (training time), accuracy, and mse for the adding problem.
+    """
+    t = _task(task)
+    check_int(size, "size", minimum=1)
+    check_int(seed, "seed", minimum=0)
+    check_int(steps, "steps", minimum=1)
+    test_sizes = (size,) if test_sizes is None else tuple(check_int(s, "test size", minimum=1) for s in test_sizes)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    width = matched_widths(t, budget)[kind] if width is None else width
+    torch.manual_seed(seed)
+    model = make_model(kind, t, width)
+    data: SeqData = t.make(steps * batch_size, size, seed)
+    begin = time.perf_counter()
+    train.fit(model, data, epochs=1, batch_size=batch_size, lr=lr, loss=t.loss, metrics=(), clip=1.0, seed=seed,
+              progress=False)
+    seconds = time.perf_counter() - begin
+    rows = []
+    for test_size in test_sizes:
+        test = t.make(n_test, test_size, 10_000 + seed)
+        out = train.predict(model, test)
+        rows.append({"kind": kind, "task": t.name, "train_size": size, "test_size": test_size, "seed": seed,
+                     "parameters": count_parameters(model), "seconds": seconds, **_score(t, out, test.y)})
+    return rows

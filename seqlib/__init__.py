@@ -13,16 +13,20 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.positions                sinusoidal, learned and rotary position encodings
     seqlib.seq2seq                  the LSTM encoder-decoder, with or without attention (Bahdanau, Luong)
     seqlib.transformer              encoder and decoder layers, the encoder-decoder Transformer, a GPT-style LM
+    seqlib.linear_attention         linear attention, in parallel and as a recurrence; a language model with it
+    seqlib.scan                     linear recurrences by a loop and by a parallel scan; minGRU
+    seqlib.ssm                      a selective state space model (Mamba-style) and its language model
     seqlib.checks                   graders for the coding exercises
 
 Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
-(state space models and linear attention join in Part V).
+or, where PyTorch has none (linear attention, scans, state space models), against a loop.
 """
-from . import attention, checks, data, models, positions, recurrent, seq2seq, train, transformer, viz
+from . import (attention, checks, data, linear_attention, models, positions, recurrent, scan, seq2seq, ssm, train,
+               transformer, viz)
 from .prose import glue
 from .runtime import setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
-           "seq2seq", "transformer",
+           "seq2seq", "transformer", "linear_attention", "scan", "ssm",
            "__version__"]

@@ -57,7 +57,7 @@ def public_names():
 
     names = [f"seqlib.{n}" for n in seqlib.__all__ if callable(getattr(seqlib, n))]
     for module in (seqlib.data, seqlib.train, seqlib.viz, seqlib.recurrent, seqlib.models, seqlib.attention,
-                   seqlib.positions, seqlib.seq2seq, seqlib.transformer,
+                   seqlib.positions, seqlib.seq2seq, seqlib.transformer, seqlib.linear_attention, seqlib.scan, seqlib.ssm,
                    seqlib.checks):
         public = getattr(module, "__all__", [n for n in dir(module) if not n.startswith("_")])
         for n in public:

@@ -15,13 +15,17 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.transformer              encoder and decoder layers, the encoder-decoder Transformer, a GPT-style LM
     seqlib.experiments              head-to-head runs: an LSTM and a Transformer of matched size on one task
     seqlib.interpret                attention against attributions (leave one out, integrated gradients), LSTM units
+    seqlib.linear_attention         linear attention, in parallel and as a recurrence; a language model with it
+    seqlib.scan                     linear recurrences by a loop and by a parallel scan; minGRU
+    seqlib.ssm                      a selective state space model (Mamba-style) and its language model
     seqlib.checks                   graders for the coding exercises
     seqlib.bench                    time, memory and state of an LSTM and a Transformer (``python -m seqlib.bench``)
 
 Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
-(state space models and linear attention join in Part V).
+or, where PyTorch has none (linear attention, scans, state space models), against a loop.
 """
-from . import attention, checks, data, experiments, interpret, models, positions, recurrent, seq2seq, train, transformer, viz
+from . import (attention, checks, data, experiments, interpret, linear_attention, models, positions,
+               recurrent, scan, seq2seq, ssm, train, transformer, viz)
 from .prose import glue
 from .runtime import setup
 
@@ -39,4 +43,5 @@ def __getattr__(name):
 
 __all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
            "seq2seq", "transformer", "interpret", "bench", "experiments",
+           "linear_attention", "scan", "ssm",
            "__version__"]

@@ -15,7 +15,8 @@ from .data.batch import lengths_to_mask, masked_mean
 
 __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
            "check_causal_attention", "check_encoder_layer", "check_leave_one_out",
-           "check_lstm_params"]
+           "check_lstm_params",
+           "check_linear_attention"]
 
 
 def _cases_1d(seed):
@@ -494,3 +495,63 @@ def check_lstm_params(fn, seed: int = 0) -> str:
             raise AssertionError(f"input_size={I}, hidden_size={H}, num_layers={L}: nn.LSTM has {want} parameters, "
                                  f"your function says {got}.{hint}")
     return f"check_lstm_params: all {len(cases)} sizes agree with the parameters of torch.nn.LSTM."
+
+
+def check_linear_attention(fn, seed: int = 0) -> str:
+    """Grade ``fn(q (B, T, d_k), k (B, T, d_k), v (B, T, d_v)) -> output (B, T, d_v)``: causal linear
+    attention computed as a recurrence.
+
+    The reference is :func:`seqlib.linear_attention.linear_attention_parallel` (feature map
+    phi(x) = elu(x) + 1, normaliser phi(q_t) . z_t, eps = 1e-6). Common mistakes are named:
+    no normaliser, a sum over all positions (not causal), the state read before token t is
+    added, no feature map, the normaliser taken with q instead of phi(q).
+    """
+    from .linear_attention import elu_feature_map, linear_attention_parallel
+
+    g = torch.Generator().manual_seed(seed)
+    for case in range(6):
+        B, T, d_k, d_v = (int(n) for n in torch.randint(1, 6, (4,), generator=g))
+        T += 2  # at least three positions, so that the past and the future both exist
+        q, k = torch.randn(B, T, d_k, generator=g), torch.randn(B, T, d_k, generator=g)
+        v = torch.randn(B, T, d_v, generator=g)
+        want = linear_attention_parallel(q, k, v)  # (B, T, d_v)
+        out = fn(q.clone(), k.clone(), v.clone())
+        if not isinstance(out, torch.Tensor):
+            raise AssertionError(f"case {case}: expected a tensor (B, T, d_v), got {type(out).__name__}")
+        if tuple(out.shape) != (B, T, d_v):
+            raise AssertionError(f"case {case}: expected output of shape {(B, T, d_v)}, got {tuple(out.shape)}")
+        if not torch.allclose(out, want, atol=1e-5):
+            raise AssertionError(f"case {case} (T={T}, d_k={d_k}): the output differs from the reference by "
+                                 f"{(out - want).abs().max().item():.3g}"
+                                 f"{_linear_attention_mistake(out, q, k, v, elu_feature_map)}")
+    return "check_linear_attention: all 6 cases agree with seqlib.linear_attention.linear_attention_parallel."
+
+
+def _linear_attention_mistake(out, q, k, v, phi):
+    """A hint naming the mistake that explains ``out``, if one of the usual ones does."""
+    T = q.shape[1]
+    lower = torch.ones(T, T).tril()  # (T, T): 1 where s <= t
+    strictly = torch.ones(T, T).tril(-1)  # (T, T): 1 where s < t
+
+    def attend(fq, fk, mask, normalize=True, norm_q=None):
+        A = (fq @ fk.transpose(-2, -1)) * mask  # (B, T, T)
+        o = A @ v
+        if normalize:
+            Z = ((fq if norm_q is None else norm_q) @ fk.transpose(-2, -1)) * mask
+            o = o / (Z.sum(-1, keepdim=True) + 1e-6)
+        return o
+
+    variants = [
+        (attend(phi(q), phi(k), lower, normalize=False), "no normaliser: divide phi(q_t)^T S_t by phi(q_t) . z_t, "
+                                                          "with z_t the running sum of phi(k_s)"),
+        (attend(phi(q), phi(k), torch.ones(T, T)), "the sums run over all positions; "
+                                                   "a causal model may only add tokens s <= t to the state"),
+        (attend(phi(q), phi(k), strictly), "the state is read before token t is added; update S and z first, "
+                                           "then read them with q_t"),
+        (attend(q, k, lower), "no feature map: apply phi(x) = elu(x) + 1 to the queries and keys"),
+        (attend(phi(q), phi(k), lower, norm_q=q), "the normaliser uses q instead of phi(q)"),
+    ]
+    for candidate, hint in variants:
+        if candidate.shape == out.shape and torch.allclose(out, candidate, atol=1e-4):
+            return ": " + hint
+    return ""

@@ -18,14 +18,15 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.linear_attention         linear attention, in parallel and as a recurrence; a language model with it
     seqlib.scan                     linear recurrences by a loop and by a parallel scan; minGRU
     seqlib.ssm                      a selective state space model (Mamba-style) and its language model
+    seqlib.forecast                 seasonal naive baseline, rolling-origin backtests, small forecasters
     seqlib.checks                   graders for the coding exercises
     seqlib.bench                    time, memory and state of an LSTM and a Transformer (``python -m seqlib.bench``)
 
 Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
 or, where PyTorch has none (linear attention, scans, state space models), against a loop.
 """
-from . import (attention, checks, data, experiments, interpret, linear_attention, models, positions,
-               recurrent, scan, seq2seq, ssm, train, transformer, viz)
+from . import (attention, checks, data, experiments, forecast, interpret, linear_attention, models,
+               positions, recurrent, scan, seq2seq, ssm, train, transformer, viz)
 from .prose import glue
 from .runtime import setup
 
@@ -42,6 +43,6 @@ def __getattr__(name):
 
 
 __all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
-           "seq2seq", "transformer", "interpret", "bench", "experiments",
+           "seq2seq", "transformer", "interpret", "bench", "experiments", "forecast",
            "linear_attention", "scan", "ssm",
            "__version__"]

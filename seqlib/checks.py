@@ -16,7 +16,7 @@ from .data.batch import lengths_to_mask, masked_mean
 __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
            "check_causal_attention", "check_encoder_layer", "check_leave_one_out",
            "check_lstm_params",
-           "check_linear_attention"]
+           "check_linear_attention", "check_seasonal_naive"]
 
 
 def _cases_1d(seed):
@@ -555,3 +555,53 @@ def _linear_attention_mistake(out, q, k, v, phi):
         if candidate.shape == out.shape and torch.allclose(out, candidate, atol=1e-4):
             return ": " + hint
     return ""
+
+
+def _seasonal_naive_variants(y, horizon, season):
+    """What the common mistakes of a seasonal naive forecaster return, by name."""
+    n, h = len(y), torch.arange(horizon)
+    out = {"the last value repeated (the naive forecast, season 1)": y[-1].repeat(horizon)}
+    if n >= season + 1:
+        out["the season one step too early (y[n + h - s - 1])"] = y[n - season - 1 + (h % season)]
+    out["the season one step too late (y[n + h - s + 1])"] = y[(n - season + 1 + (h % season)).clamp(max=n - 1)]
+    if n >= 2 * season:
+        out["the value two seasons back (y[n + h - 2s])"] = y[n - 2 * season + (h % season)]
+    out["the mean of the last season, repeated"] = y[n - season:].mean().repeat(horizon)
+    far = n - season + h  # no wrap: beyond one season this reads past the history, so clamp it
+    out["the season not repeated beyond the first one (it must wrap when horizon > season)"] = y[far.clamp(max=n - 1)]
+    return out
+
+
+def check_seasonal_naive(fn, seed: int = 0) -> str:
+    """Grade ``fn(history, horizon, season) -> forecasts (horizon,)`` against
+    :func:`seqlib.forecast.seasonal_naive`.
+
+    ``history`` is a 1-D float64 tensor y[0 .. n-1]; the forecast of y[n + h - 1] for
+    h = 1 .. horizon is the value one season earlier, y[n + h - 1 - s * ceil(h / s)]. The cases
+    include horizons longer than a season and histories of exactly one season; when the result
+    matches a common mistake (an off-by-one season, no wrap past the first season, the naive
+    forecast) the error names it.
+    """
+    from .forecast import seasonal_naive
+
+    g = torch.Generator().manual_seed(seed)
+    sizes = [(24, 12, 12), (30, 5, 12), (40, 30, 12), (7, 7, 7), (10, 9, 4), (50, 3, 1), (37, 25, 6)]
+    for k, (n, horizon, season) in enumerate(sizes):
+        t = torch.arange(n, dtype=torch.float64)
+        y = 0.3 * t + torch.sin(2 * torch.pi * t / season) + 0.5 * torch.randn(n, generator=g, dtype=torch.float64)
+        want = seasonal_naive(y, horizon, season)
+        where = f"case {k} (history of {n} values, horizon={horizon}, season={season})"
+        got = fn(y.clone(), horizon, season)
+        got = torch.as_tensor(got, dtype=torch.float64) if not isinstance(got, torch.Tensor) else got.double()
+        if got.shape != (horizon,):
+            raise AssertionError(f"{where}: expected {horizon} forecasts, shape ({horizon},), got shape {tuple(got.shape)}")
+        if not torch.allclose(got, want, atol=1e-9):
+            hint = ""
+            for name, value in _seasonal_naive_variants(y, horizon, season).items():
+                if torch.allclose(got, value, atol=1e-9):
+                    hint = f" It matches {name}."
+                    break
+            first = int((got - want).abs().argmax())
+            raise AssertionError(f"{where}: forecast {first + 1} steps ahead should be {want[first].item():.4f}, "
+                                 f"got {got[first].item():.4f}.{hint}")
+    return f"check_seasonal_naive: all {len(sizes)} cases agree with seqlib.forecast.seasonal_naive."

@@ -45,7 +45,7 @@ def test_asking_for_cuda_without_a_gpu_is_an_error():
 
 def test_the_public_api_fits_on_one_screen():
     assert set(seqlib.__all__) == {"setup", "glue", "data", "train", "viz", "recurrent", "models", "attention",
-                                   "positions", "seq2seq", "checks", "transformer",
+                                   "positions", "seq2seq", "checks", "transformer", "forecast",
                                    "__version__"}
     assert len(seqlib.data.__all__) < 40
 

@@ -1,0 +1,302 @@
+"""Forecasting a real series honestly: a seasonal naive baseline, rolling-origin folds, small forecasters.
+
+The pieces, in the order Chapter 9 uses them:
+
+    seasonal_naive(history, horizon, season)     repeat the last season: the baseline every model must beat
+    rolling_origin(n, horizon, folds)            the test windows at the end of a series, one Fold per origin
+    backtest(forecast, values, folds)            call forecast(history) at each origin, with only the past
+    Forecaster(kind, context, horizon)           linear, LSTM or Transformer: the last ``context`` values -> ``horizon``
+    neural_forecast(kind, context, horizon)      a forecast function that trains a fresh Forecaster on each history
+
+A test window is never seen in training: ``backtest`` hands ``forecast`` a copy of the values
+before the origin and nothing else, so no model can peek, whatever it does inside.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ._validate import check_int
+
+__all__ = ["seasonal_naive", "Fold", "rolling_origin", "backtest", "mae", "Forecaster", "neural_forecast", "KINDS"]
+
+KINDS = ("linear", "lstm", "transformer")
+
+
+def _as_series(values, name: str) -> torch.Tensor:
+    """A 1-D float64 tensor copy of ``values`` (array, list, Series or tensor), or a clear error."""
+    if isinstance(values, torch.Tensor):
+        v = values.detach().to(torch.float64).clone()
+    else:
+        try:
+            v = torch.from_numpy(np.array(values, dtype=np.float64))  # a writable copy
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be a 1-D series of numbers, got {type(values).__name__}") from err
+    if v.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D series, got shape {tuple(v.shape)}")
+    return v
+
+
+def seasonal_naive(history, horizon: int, season: int) -> torch.Tensor:
+    """Forecast each future value by the value one season earlier: y_hat[n + h] = y[n + h - s * ceil(h / s)].
+
+    For ``h = 1 .. horizon`` the forecast repeats the last ``season`` values of ``history``, as
+    often as needed. With ``season=1`` it is the naive forecast (the last value, repeated).
+
+    Args:
+        history: the observed series y[0 .. n-1], shape (n,), with n >= season.
+        horizon: how many future values to forecast.
+        season: the season length s (12 for monthly data with a yearly cycle).
+
+    Returns:
+        The forecasts, a float64 tensor of shape (horizon,).
+    """
+    y = _as_series(history, "history")
+    check_int(horizon, "horizon", minimum=1)
+    check_int(season, "season", minimum=1)
+    if len(y) < season:
+        raise ValueError(f"history must hold at least one season ({season} values), got {len(y)}")
+    last_season = y[len(y) - season:]  # (season,)
+    h = torch.arange(horizon)  # h - 1 for h = 1 .. horizon
+    return last_season[h % season]  # (horizon,)
+
+
+class Fold(NamedTuple):
+    """One rolling-origin fold: train on values [0, origin), forecast values [origin, origin + horizon)."""
+
+    origin: int
+    horizon: int
+
+    @property
+    def train(self) -> range:
+        """The indices a model may learn from."""
+        return range(0, self.origin)
+
+    @property
+    def test(self) -> range:
+        """The indices it must forecast."""
+        return range(self.origin, self.origin + self.horizon)
+
+
+def rolling_origin(n: int, horizon: int, folds: int, step: int | None = None, min_train: int = 1) -> list[Fold]:
+    """The last ``folds`` forecast origins of a series of ``n`` values, oldest first.
+
+    The last fold's test window ends with the series; each earlier origin is ``step`` values
+    earlier (``step = horizon`` by default, so the test windows tile the end of the series without
+    overlapping). Each fold trains on everything before its origin: the training set grows by
+    ``step`` values from one fold to the next, as it would for a forecaster used month after month.
+
+    Args:
+        n: the length of the series.
+        horizon: the length of every test window.
+        folds: the number of origins.
+        step: the distance between consecutive origins.
+        min_train: the fewest training values the first fold may have.
+
+    Returns:
+        A list of :class:`Fold`, one per origin, in time order.
+    """
+    check_int(n, "n", minimum=1)
+    check_int(horizon, "horizon", minimum=1)
+    check_int(folds, "folds", minimum=1)
+    step = horizon if step is None else check_int(step, "step", minimum=1)
+    check_int(min_train, "min_train", minimum=1)
+    first = n - horizon - step * (folds - 1)
+    if first < min_train:
+        room = max(0, (n - horizon - min_train) // step + 1)
+        raise ValueError(f"a series of {n} values has room for {room} folds of horizon {horizon} with step {step} "
+                         f"and at least {min_train} training values, but folds={folds} were asked for")
+    return [Fold(first + k * step, horizon) for k in range(folds)]
+
+
+def mae(forecast, actual) -> float:
+    """Mean absolute error between two series of the same length."""
+    f, a = _as_series(forecast, "forecast"), _as_series(actual, "actual")
+    if f.shape != a.shape:
+        raise ValueError(f"forecast and actual must have the same length, got {len(f)} and {len(a)}")
+    return (f - a).abs().mean().item()
+
+
+def backtest(forecast: Callable, values, folds: list[Fold]) -> pd.DataFrame:
+    """Evaluate ``forecast(history) -> (horizon,)`` at every fold's origin, showing it only the past.
+
+    Args:
+        forecast: a function of the history y[0 .. origin-1] (a float64 tensor copy) that returns
+            ``fold.horizon`` forecasts.
+        values: the whole series, shape (n,).
+        folds: from :func:`rolling_origin`.
+
+    Returns:
+        A DataFrame with one row per fold and step ahead, columns ``fold``, ``origin``, ``h``
+        (1 .. horizon), ``actual``, ``forecast`` and ``abs_error``.
+    """
+    y = _as_series(values, "values")
+    if not folds:
+        raise ValueError("folds is empty: make them with rolling_origin(n, horizon, folds)")
+    rows = []
+    for k, fold in enumerate(folds):
+        if not isinstance(fold, Fold):
+            raise TypeError(f"folds must hold Fold objects from rolling_origin, got {type(fold).__name__} at {k}")
+        if fold.origin + fold.horizon > len(y):
+            raise ValueError(f"fold {k} forecasts up to index {fold.origin + fold.horizon - 1}, but the series has "
+                             f"{len(y)} values")
+        history = y[:fold.origin].clone()  # only the past, and a copy: the caller cannot touch the future
+        out = torch.as_tensor(forecast(history)).detach().reshape(-1).to(torch.float64)
+        if len(out) != fold.horizon:
+            raise ValueError(f"forecast must return {fold.horizon} values (the horizon) at fold {k}, got {len(out)}")
+        actual = y[fold.origin:fold.origin + fold.horizon]
+        for h in range(fold.horizon):
+            rows.append({"fold": k, "origin": fold.origin, "h": h + 1, "actual": actual[h].item(),
+                         "forecast": out[h].item(), "abs_error": (out[h] - actual[h]).abs().item()})
+    return pd.DataFrame(rows)
+
+
+class _TransformerCore(nn.Module):
+    """Values (B, C) -> Linear(1, d) + learned positions -> pre-norm encoder -> the last position -> (B, H)."""
+
+    def __init__(self, context, horizon, d_model, nhead, num_layers, dropout):
+        super().__init__()
+        from .positions import LearnedPositions
+        from .transformer import Encoder
+
+        self.embed = nn.Linear(1, d_model)
+        self.positions = LearnedPositions(context, d_model)
+        self.encoder = Encoder(num_layers, d_model, nhead, 4 * d_model, dropout, "gelu", norm_first=True)
+        self.readout = nn.Linear(d_model, horizon)
+
+    def forward(self, z):
+        h = self.positions(self.embed(z[..., None]))  # (B, C, 1) -> (B, C, d_model)
+        h = self.encoder(h)  # (B, C, d_model)
+        return self.readout(h[:, -1])  # (B, H)
+
+
+class _LSTMCore(nn.Module):
+    """Values (B, C) -> LSTM over the C steps -> the last hidden state -> (B, H)."""
+
+    def __init__(self, horizon, hidden_size):
+        super().__init__()
+        self.lstm = nn.LSTM(1, hidden_size, batch_first=True)
+        self.readout = nn.Linear(hidden_size, horizon)
+
+    def forward(self, z):
+        _, (h_n, _) = self.lstm(z[..., None])  # (B, C, 1) -> h_n (1, B, hidden)
+        return self.readout(h_n[-1])  # (B, H)
+
+
+class Forecaster(nn.Module):
+    """Forecast the next ``horizon`` values from the last ``context`` ones, relative to the last value.
+
+    Each window is made level-free before the model sees it, and the level is put back after::
+
+        z     = (x - x[:, -1:]) / scale                          (B, C)   the window, relative to its last value
+        y_hat = x[:, -1:] + scale * core(z)                      (B, H)
+
+    so a trend never takes the model outside the range it was trained on (the idea of
+    "NLinear" in Zeng et al., 2023). The core is one of ``KINDS``:
+
+    - ``"linear"``: one ``nn.Linear(context, horizon)``;
+    - ``"lstm"``: an ``nn.LSTM`` reading the window one value at a time, its last state read out;
+    - ``"transformer"``: each value projected to ``d_model`` features, learned positions, a pre-norm
+      :class:`seqlib.transformer.Encoder`, the last position read out.
+
+    Args:
+        kind: ``"linear"``, ``"lstm"`` or ``"transformer"``.
+        context: C, the number of past values read.
+        horizon: H, the number of future values forecast.
+        scale: the typical size of a change over a window (set from the training data).
+        hidden_size: the LSTM's width.
+        d_model, nhead, num_layers, dropout: the Transformer's.
+    """
+
+    def __init__(self, kind: str, context: int, horizon: int, *, scale: float = 1.0, hidden_size: int = 32,
+                 d_model: int = 32, nhead: int = 4, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        self.kind = kind
+        self.context, self.horizon = check_int(context, "context", minimum=1), check_int(horizon, "horizon", minimum=1)
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+        self.scale = float(scale)
+        if kind == "linear":
+            self.core = nn.Linear(context, horizon)
+        elif kind == "lstm":
+            self.core = _LSTMCore(horizon, check_int(hidden_size, "hidden_size", minimum=1))
+        else:
+            self.core = _TransformerCore(context, horizon, d_model, nhead, check_int(num_layers, "num_layers",
+                                                                                       minimum=1), dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C) past values -> (B, H) forecasts."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[1] != self.context:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must have shape (batch, context) = (B, {self.context}), got {got}")
+        level = x[:, -1:]  # (B, 1)
+        z = (x - level) / self.scale  # (B, C)
+        return level + self.scale * self.core(z)  # (B, H)
+
+
+def _least_squares(model: Forecaster, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Set a linear Forecaster's weights to the least-squares fit of windows x (N, C) to targets y (N, H)."""
+    level = x[:, -1:]  # (N, 1)
+    z = ((x - level) / model.scale).double()  # (N, C); its last column is 0, so it is left out of the fit
+    target = ((y - level) / model.scale).double()  # (N, H)
+    design = torch.cat([z[:, :-1], torch.ones(len(z), 1, dtype=z.dtype)], dim=1)  # (N, C): a column for the bias
+    solution = torch.linalg.lstsq(design, target, driver="gelsd").solution  # (C, H)
+    with torch.no_grad():
+        model.core.weight.zero_()
+        model.core.weight[:, :-1] = solution[:-1].T  # (H, C - 1)
+        model.core.bias.copy_(solution[-1])  # (H,)
+
+
+def neural_forecast(kind: str, context: int, horizon: int, *, epochs: int = 20, batch_size: int = 32,
+                    lr: float = 3e-3, weight_decay: float = 0.0, seed: int = 0, models: list | None = None,
+                    **sizes) -> Callable:
+    """A forecast function for :func:`backtest` that trains a fresh :class:`Forecaster` on each history.
+
+    Given a history, it cuts every window of ``context + horizon`` values out of it
+    (:func:`seqlib.data.make_windows`), sets ``scale`` to the standard deviation of the
+    targets relative to each window's last value, trains with :func:`seqlib.train.fit` (mean
+    squared error, Adam) and forecasts from the last ``context`` values. A ``"linear"`` model is
+    fitted by least squares instead (its exact minimum of the squared error; the training
+    arguments are then unused).
+
+    Args:
+        kind, context, horizon, sizes: as in :class:`Forecaster`.
+        epochs, batch_size, lr, weight_decay, seed: the training's.
+        models: if a list is given, each trained model is appended to it (to inspect later).
+
+    Returns:
+        A function ``history (n,) -> forecasts (horizon,)``.
+    """
+    from . import train
+    from .data import SeqData, make_windows
+    from .runtime import seed_everything
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_int(context, "context", minimum=1)
+    check_int(horizon, "horizon", minimum=1)
+
+    def forecast(history) -> torch.Tensor:
+        y = _as_series(history, "history")
+        x_train, y_train = make_windows(y.numpy(), context, horizon)  # (N, C), (N, H)
+        scale = (y_train - x_train[:, -1:]).std().item() or 1.0
+        seed_everything(seed)
+        model = Forecaster(kind, context, horizon, scale=scale, **sizes)
+        if kind == "linear":  # a linear model has a closed-form best fit: least squares, no training loop
+            _least_squares(model, x_train, y_train)
+        else:
+            train.fit(model, SeqData(x_train, y_train), epochs=epochs, batch_size=batch_size, lr=lr, loss="mse",
+                      metrics=(), weight_decay=weight_decay, seed=seed, progress=False)
+        if models is not None:
+            models.append(model)
+        with torch.no_grad():
+            return model(y[-context:].float()[None])[0]  # (H,)
+
+    return forecast

@@ -81,6 +81,7 @@ def _parity(n, size, seed):
     return tasks.parity_task(n, size, min_length=1, seed=seed)
 
 
+#: The four head-to-head tasks by name (adding, selective_copy, recall and parity).
 TASKS: dict[str, Task] = {
     "adding": Task("adding", "length", _adding, False, 2, 1, "last", "mse", 1 / 6),
     "selective_copy": Task("selective_copy", "length", _selective_copy, True, 7, 7, "tail", "cross_entropy", 1 / 4),

@@ -45,8 +45,10 @@ def test_asking_for_cuda_without_a_gpu_is_an_error():
 
 def test_the_public_api_fits_on_one_screen():
     assert set(seqlib.__all__) == {"setup", "glue", "data", "train", "viz", "recurrent", "models", "attention",
-                                   "positions", "seq2seq", "checks", "transformer", "forecast",
-                                   "__version__"}
+                                   "positions", "seq2seq", "checks", "transformer", "experiments", "bench",
+                                   "forecast", "interpret", "linear_attention", "scan", "ssm", "__version__"}
+    for name in seqlib.__all__:
+        assert getattr(seqlib, name) is not None, f"seqlib.{name} is listed but missing"
     assert len(seqlib.data.__all__) < 40
 
 

@@ -65,4 +65,31 @@ def colab_install_spec() -> str:
     return f"seqlib @ git+{repository_url()}"
 
 
-GLUE_ROLE = re.compile(r"\{glue(?::text|:md|:figure|:any)?\}`([^`:]+)(?::[^`]*)?`")
+# A glue role: {glue:text}`key:format`, or {glue:text}`other_notebook.ipynb::key:format` for a
+# number glued by another page. Groups: the notebook (or None), the key.
+GLUE_ROLE = re.compile(r"\{glue(?::text|:md|:figure|:any)?\}`(?:([^`:]+\.ipynb)::)?([^`:]+)(?::[^`]*)?`")
+
+
+def glued_keys(nb: dict) -> set[str]:
+    """The names of every value a notebook's stored outputs glue."""
+    return {out["metadata"]["scrapbook"]["name"] for c in code_cells(nb) for out in c.get("outputs", [])
+            if "scrapbook" in out.get("metadata", {})}
+
+
+def glue_problems(text: str, page, own: set[str] | None = None) -> list[str]:
+    """Glue roles in ``text`` (on the page ``page``) whose value no stored output provides.
+
+    A key without a notebook must be among ``own`` (the page's own glued keys); a key
+    ``nb.ipynb::key`` must be glued by that notebook, in the page's folder.
+    """
+    problems = []
+    for notebook, key in GLUE_ROLE.findall(text):
+        if notebook:
+            path = page.parent / notebook
+            if not path.exists():
+                problems.append(f"{notebook}::{key} (no such notebook)")
+            elif key not in glued_keys(load(path)):
+                problems.append(f"{notebook}::{key} (not glued by {notebook})")
+        elif own is None or key not in own:
+            problems.append(f"{key} (not glued on this page)")
+    return problems

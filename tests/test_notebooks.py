@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from bookfiles import (CHAPTERS, GLUE_ROLE, NOTEBOOKS, ROOT, code_cells, colab_install_spec, is_excused, load,
+from bookfiles import (CHAPTERS, GLUE_ROLE, NOTEBOOKS, ROOT, code_cells, colab_install_spec, glue_problems, glued_keys,
+                       is_excused, load,
                        source, toc_files)
 
 IDS = [p.name for p in NOTEBOOKS]
@@ -99,11 +100,15 @@ def test_only_timing_and_memory_cells_skip_output_comparison(nb_path):
 def test_every_glued_number_in_the_prose_comes_from_a_stored_output(nb_path):
     nb = load(nb_path)
     prose = "".join(source(c) for c in nb["cells"] if c["cell_type"] == "markdown")
-    used = set(GLUE_ROLE.findall(prose))
-    glued = {out["metadata"]["scrapbook"]["name"] for c in code_cells(nb) for out in c.get("outputs", [])
-             if "scrapbook" in out.get("metadata", {})}
-    assert used, f"{nb_path.name} glues no number into its prose"
-    assert used <= glued, f"{nb_path.name} uses glue keys that no executed cell glued: {sorted(used - glued)}"
+    assert GLUE_ROLE.search(prose), f"{nb_path.name} glues no number into its prose"
+    problems = glue_problems(prose, nb_path, own=glued_keys(nb))
+    assert not problems, f"{nb_path.name} uses glue keys that no executed cell glued: {problems}"
+
+
+def test_markdown_pages_glue_only_numbers_that_notebooks_stored():
+    for page in sorted(CHAPTERS.glob("*.md")):
+        problems = glue_problems(page.read_text(), page)
+        assert not problems, f"{page.name} glues values that no notebook stored: {problems}"
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)

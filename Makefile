@@ -13,7 +13,7 @@ NB ?= chapters/*.ipynb
 # (--dist loadscope), and each runs on one thread, so two cores run two notebooks at once.
 JOBS ?= auto
 
-.PHONY: book test refresh student install browser clean
+.PHONY: book test refresh student install graphviz browser clean
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,20 +25,23 @@ $(VENV)/installed: requirements.txt
 install: $(VENV)/installed
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 
-# The browser test opens the built site in headless Chromium: Debian's chromium and chromium-driver
-# packages, installed here when missing (as root, or through sudo).
+# Debian packages the book needs beyond Python, installed here when missing (as root, or through
+# sudo): Graphviz draws the diagrams at build time; the browser test opens the built site in
+# headless Chromium.
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_INSTALL = $(SUDO) apt-get install -y -q $(1) >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $(1) >/dev/null; }
+graphviz:
+	@command -v dot >/dev/null || { echo "Installing Debian's graphviz"; $(call APT_INSTALL,graphviz); }
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-	  echo "Installing Debian's chromium and chromium-driver for the browser test"; \
-	  $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || { \
-	    $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+	  echo "Installing Debian's chromium and chromium-driver"; $(call APT_INSTALL,chromium chromium-driver); }
 
-book: install
+book: install graphviz
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html/index.html"
 
-test: install browser
+test: install graphviz browser
 	$(BIN)/pytest -n $(JOBS) --dist loadscope
 
 # Re-execute notebooks in place (one thread, as in the tests) to refresh their stored outputs
@@ -48,7 +51,7 @@ refresh: install
 
 # The student edition: every chapter with its solutions removed, plus what the book needs to build
 # (`jupyter-book build _build/student` builds it; seqlib.checks grades the coding exercises).
-student: install
+student: install graphviz
 	rm -rf _build/student && mkdir -p _build/student/chapters
 	cp _config.yml _toc.yml references.bib _build/student/
 	cp chapters/*.md _build/student/chapters/

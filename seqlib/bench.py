@@ -78,6 +78,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ._validate import check_int
+from .experiments import count_parameters
 
 __all__ = ["SCHEMA", "lm_pair", "matched_lstm_width", "timeit", "saved_bytes", "train_step_time",
            "attention_time", "activation_bytes", "generation_latency", "state_bytes", "fit_exponent", "graph_depth",
@@ -99,10 +100,6 @@ LARGE = dict(d_model=256, num_layers=4, nhead=8, batch=32, train_T=(128, 256, 51
 # ---------------------------------------------------------------------------------------------
 # Two language models with the same budget
 # ---------------------------------------------------------------------------------------------
-
-def _count(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
 
 def matched_lstm_width(params: int, vocab_size: int, num_layers: int) -> int:
     """The hidden size H of an LSTM language model with about ``params`` parameters.
@@ -141,7 +138,7 @@ def lm_pair(vocab_size: int = 64, d_model: int = 64, num_layers: int = 2, nhead:
     check_int(max_len, "max_len", minimum=1)
     transformer = DecoderOnlyLM(vocab_size, d_model, nhead, num_layers, dim_feedforward=4 * d_model, dropout=0.0,
                                 positions="sinusoidal", max_len=max_len)
-    H = matched_lstm_width(_count(transformer), vocab_size, num_layers)
+    H = matched_lstm_width(count_parameters(transformer), vocab_size, num_layers)
     lstm = RecurrentModel("lstm", vocab_size, H, vocab_size, tokens=True, embed_dim=H, num_layers=num_layers,
                           per_step=True)
     return lstm.to(device), transformer.to(device)
@@ -508,8 +505,8 @@ def run(vocab_size: int = 64, d_model: int = 128, num_layers: int = 2, nhead: in
                "note": note, "machine": machine_info(device),
                "settings": {"vocab_size": vocab_size, "d_model": d_model, "num_layers": num_layers, "nhead": nhead,
                             "batch": batch, "repeats": repeats, "warmup": warmup},
-               "models": {"lstm": {"hidden_size": lstm.rnn.hidden_size, "params": _count(lstm)},
-                          "transformer": {"d_model": d_model, "params": _count(transformer)}},
+               "models": {"lstm": {"hidden_size": lstm.rnn.hidden_size, "params": count_parameters(lstm)},
+                          "transformer": {"d_model": d_model, "params": count_parameters(transformer)}},
                "measurements": []}
     rows = results["measurements"]
 

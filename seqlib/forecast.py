@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from ._validate import check_int
+from .models import RecurrentModel
 
 __all__ = ["seasonal_naive", "Fold", "rolling_origin", "backtest", "mae", "Forecaster", "neural_forecast", "KINDS"]
 
@@ -175,19 +176,6 @@ class _TransformerCore(nn.Module):
         return self.readout(h[:, -1])  # (B, H)
 
 
-class _LSTMCore(nn.Module):
-    """Values (B, C) -> LSTM over the C steps -> the last hidden state -> (B, H)."""
-
-    def __init__(self, horizon, hidden_size):
-        super().__init__()
-        self.lstm = nn.LSTM(1, hidden_size, batch_first=True)
-        self.readout = nn.Linear(hidden_size, horizon)
-
-    def forward(self, z):
-        _, (h_n, _) = self.lstm(z[..., None])  # (B, C, 1) -> h_n (1, B, hidden)
-        return self.readout(h_n[-1])  # (B, H)
-
-
 class Forecaster(nn.Module):
     """Forecast the next ``horizon`` values from the last ``context`` ones, relative to the last value.
 
@@ -200,7 +188,8 @@ class Forecaster(nn.Module):
     "NLinear" in Zeng et al., 2023). The core is one of ``KINDS``:
 
     - ``"linear"``: one ``nn.Linear(context, horizon)``;
-    - ``"lstm"``: an ``nn.LSTM`` reading the window one value at a time, its last state read out;
+    - ``"lstm"``: a :class:`seqlib.models.RecurrentModel` reading the window one value at a time,
+      its last state read out;
     - ``"transformer"``: each value projected to ``d_model`` features, learned positions, a pre-norm
       :class:`seqlib.transformer.Encoder`, the last position read out.
 
@@ -226,7 +215,9 @@ class Forecaster(nn.Module):
         if kind == "linear":
             self.core = nn.Linear(context, horizon)
         elif kind == "lstm":
-            self.core = _LSTMCore(horizon, check_int(hidden_size, "hidden_size", minimum=1))
+            self.core = nn.Sequential(nn.Unflatten(1, (context, 1)),  # (B, C) -> (B, C, 1): one value per step
+                                      RecurrentModel("lstm", 1, check_int(hidden_size, "hidden_size", minimum=1),
+                                                     horizon))
         else:
             self.core = _TransformerCore(context, horizon, d_model, nhead, check_int(num_layers, "num_layers",
                                                                                        minimum=1), dropout)

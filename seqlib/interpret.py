@@ -4,7 +4,7 @@ Attention weights say where a model *looked*; an attribution says which input to
 its output*. This file builds what Chapter 10 needs to compare the two on a task whose answer
 is known to depend on one token::
 
-    key_token_task(n, T)                     the label is decided by one token among fillers
+    (the task itself, one key token among fillers, is seqlib.data.key_token_task)
     AttentionClassifier(V, encoder=...)      embed -> (LSTM) -> additive attention -> read-out,
                                              whose forward accepts substitute attention weights
     leave_one_out(model, x)                  the drop in log p(target) when token s is removed (B, T)
@@ -30,56 +30,17 @@ from torch import nn
 
 from ._validate import as_shape, check_int, check_tensor
 from .attention import AdditiveAttention
-from .data.batch import SeqData
-from .data.vocab import Vocab
+from .recurrent import LSTM
 
 ENCODERS = ("none", "lstm", "bilstm")
 
-__all__ = ["key_token_task", "AttentionClassifier", "leave_one_out", "grad_x_input", "integrated_gradients",
+__all__ = ["AttentionClassifier", "leave_one_out", "grad_x_input", "integrated_gradients",
            "rank_correlation", "attention_mass_on", "jensen_shannon", "adversarial_attention", "lstm_states"]
 
 
 # ---------------------------------------------------------------------------------------------
 # A task with ground truth, and the classifier of Jain & Wallace (2019)
 # ---------------------------------------------------------------------------------------------
-
-def key_token_task(n: int, length: int, num_classes: int = 4, num_fillers: int = 16, none_fraction: float = 0.2,
-                   seed: int = 0) -> SeqData:
-    """Sequences of filler letters holding one key token; the label is which key it is.
-
-    The key tokens are ``A``, ``B``, ... (one per class) and sit at a uniformly random position;
-    every other position holds one of ``num_fillers`` lower-case letters, which carry no
-    information. A fraction ``none_fraction`` of the sequences hold no key at all and have the
-    extra label ``num_classes`` ("none"): without them a model could predict the last class
-    from the *absence* of the others, without reading its key. So the right answer depends on
-    one known token, and a faithful explanation must point at it.
-
-    Returns:
-        a SeqData with x (n, length) token ids, y (n,) the class (``num_classes`` for "none"),
-        and ``meta['position']`` (n,) the position of the key token (-1 where there is none).
-    """
-    check_int(n, "n", minimum=1)
-    check_int(length, "length", minimum=1)
-    check_int(num_classes, "num_classes", minimum=2, maximum=26)
-    check_int(num_fillers, "num_fillers", minimum=1, maximum=26)
-    check_int(seed, "seed", minimum=0)
-    if isinstance(none_fraction, bool) or not isinstance(none_fraction, (int, float)) or not 0 <= none_fraction < 1:
-        raise ValueError(f"none_fraction must be a fraction in [0, 1), got {none_fraction!r}")
-    keys = [chr(ord("A") + i) for i in range(num_classes)]
-    fillers = [chr(ord("a") + i) for i in range(num_fillers)]
-    vocab = Vocab(keys + fillers)
-    g = torch.Generator().manual_seed(seed)
-    key_id0, filler_id0 = vocab.id(keys[0]), vocab.id(fillers[0])
-    x = torch.randint(0, num_fillers, (n, length), generator=g) + filler_id0  # (n, T) fillers
-    y = torch.randint(0, num_classes, (n,), generator=g)  # (n,)
-    position = torch.randint(0, length, (n,), generator=g)  # (n,)
-    none = torch.rand(n, generator=g) < none_fraction  # (n,): sequences without a key
-    rows = (~none).nonzero().squeeze(1)
-    x[rows, position[rows]] = y[rows] + key_id0
-    y = torch.where(none, num_classes, y)
-    position = torch.where(none, -1, position)
-    return SeqData(x, y, vocab=vocab, position=position, task="key_token", num_classes=num_classes + 1)
-
 
 class AttentionClassifier(nn.Module):
     """Embed, optionally encode with a bidirectional LSTM, pool by additive attention, classify.
@@ -468,7 +429,8 @@ def lstm_states(lstm: nn.LSTM, x: torch.Tensor) -> tuple:
     """Every step's hidden state h_t and cell state c_t of a one-layer, one-direction ``nn.LSTM``.
 
     ``nn.LSTM`` returns h_t for every step but c_t only for the last; this runs the same
-    equations step by step (as :class:`seqlib.recurrent.LSTMCell`) to keep both.
+    equations step by step, with :class:`seqlib.recurrent.LSTMCell` and ``lstm``'s weights, to
+    keep both.
 
     Args:
         lstm: an ``nn.LSTM`` with num_layers=1, bidirectional=False, batch_first=True.
@@ -486,20 +448,12 @@ def lstm_states(lstm: nn.LSTM, x: torch.Tensor) -> tuple:
     check_tensor(x, "x", dims=3, dtype_kind="float")
     if x.shape[-1] != lstm.input_size:
         raise ValueError(f"x must have input_size={lstm.input_size} features, got shape {as_shape(x)}")
-    B, T, _ = x.shape
-    H = lstm.hidden_size
-    W_ih, W_hh = lstm.weight_ih_l0, lstm.weight_hh_l0  # (4H, I), (4H, H)
-    b = lstm.bias_ih_l0 + lstm.bias_hh_l0 if lstm.bias else torch.zeros(4 * H)  # (4H,)
-    h_t = x.new_zeros(B, H)
-    c_t = x.new_zeros(B, H)
-    hs, cs = [], []
-    pre = x @ W_ih.T + b  # (B, T, 4H): the input's share of every gate, for all steps at once
-    for t in range(T):
-        i, f, g, o = (pre[:, t] + h_t @ W_hh.T).chunk(4, dim=-1)  # 4 x (B, H), PyTorch's order
-        c_t = torch.sigmoid(f) * c_t + torch.sigmoid(i) * torch.tanh(g)  # (B, H)
-        h_t = torch.sigmoid(o) * torch.tanh(c_t)  # (B, H)
-        hs.append(h_t)
-        cs.append(c_t)
+    cell = LSTM.from_torch(lstm).cells[0]  # seqlib's LSTMCell, holding lstm's weights
+    state, hs, cs = None, [], []
+    for t in range(x.shape[1]):
+        state = cell(x[:, t], state)  # (h_t, c_t), each (B, H)
+        hs.append(state[0])
+        cs.append(state[1])
     return torch.stack(hs, 1), torch.stack(cs, 1)  # (B, T, H) each
 
 

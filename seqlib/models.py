@@ -46,6 +46,8 @@ class RecurrentModel(nn.Module):
         per_step: read out every step (B, T, output_size) instead of the last real one (B, output_size).
         squeeze: drop a read-out dimension of size 1 (regression to one number).
         forget_bias: for an LSTM, the initial forget-gate bias (PyTorch's default draws it at random).
+        dropout: the probability of zeroing a feature of the layer's inputs and of the states read
+            out, in training (between layers, not across time steps); 0 adds no dropout at all.
 
     ``forward(x, lengths=None)``: x is (B, T, input_size) features or (B, T) token ids; with
     ``lengths`` (B,) the batch is packed, so padding never reaches the state, in either direction.
@@ -53,7 +55,7 @@ class RecurrentModel(nn.Module):
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int = 1, *, tokens: bool = False,
                  embed_dim: int = 16, num_layers: int = 1, bidirectional: bool = False, per_step: bool = False,
-                 squeeze: bool = False, forget_bias: float | None = None):
+                 squeeze: bool = False, forget_bias: float | None = None, dropout: float = 0.0):
         super().__init__()
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
@@ -70,6 +72,12 @@ class RecurrentModel(nn.Module):
                 raise ValueError(f"forget_bias applies to an LSTM, not to kind={kind!r}")
             set_forget_bias(self.rnn, forget_bias)
         self.readout = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        self.drop = nn.Dropout(dropout) if dropout > 0 else None  # none at all: other models' random streams stay put
+
+    def _dropout(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.drop is None else self.drop(x)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, T, input_size) or token ids (B, T); lengths (B,) -> (B, output_size) or (B, T, output_size)."""
@@ -84,16 +92,17 @@ class RecurrentModel(nn.Module):
         check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
         if len(lengths) != B or int(lengths.max()) > T or int(lengths.min()) < 1:
             raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
+        x = self._dropout(x)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, state = self.rnn(packed)
         if self.per_step:
             outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=T)  # (B, T, D*H)
-            out = self.readout(outputs)  # (B, T, output_size)
+            out = self.readout(self._dropout(outputs))  # (B, T, output_size)
         else:
             h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H)
             D = 2 if self.rnn.bidirectional else 1
             last = torch.cat(list(h_n[-D:]), dim=-1)  # the top layer's final states: (B, D*H)
-            out = self.readout(last)  # (B, output_size)
+            out = self.readout(self._dropout(last))  # (B, output_size)
         return out.squeeze(-1) if self.squeeze else out
 
 

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from seqlib import checks
+from seqlib import checks, data
 from seqlib.interpret import (AttentionClassifier, adversarial_attention, attention_mass_on, grad_x_input,
-                              integrated_gradients, jensen_shannon, key_token_task, leave_one_out, lstm_states,
+                              integrated_gradients, jensen_shannon, leave_one_out, lstm_states,
                               rank_correlation)
 from seqlib.transformer import DecoderOnlyLM
 
@@ -18,14 +18,14 @@ def small_model(encoder="none", seed=0):
 
 
 def test_key_token_task_puts_one_key_at_the_recorded_position():
-    d = key_token_task(200, 12, num_classes=4, none_fraction=0.25, seed=3)
+    d = data.key_token_task(200, 12, num_classes=4, none_fraction=0.25, seed=3)
     keys = (d.x >= 1) & (d.x <= 4)  # ids of A..D
     has = d.meta["position"] >= 0
     assert (keys.sum(1) == has.long()).all()  # exactly one key, or none
     rows = has.nonzero().squeeze(1)
     assert torch.equal(d.x[rows, d.meta["position"][rows]] - 1, d.y[rows])
     assert (d.y[~has] == 4).all() and 0 < (~has).sum() < 200
-    assert torch.equal(d.x, key_token_task(200, 12, num_classes=4, none_fraction=0.25, seed=3).x)
+    assert torch.equal(d.x, data.key_token_task(200, 12, num_classes=4, none_fraction=0.25, seed=3).x)
 
 
 def test_leave_one_out_matches_a_hand_computation():
@@ -184,7 +184,7 @@ def test_clear_errors():
     with pytest.raises(ValueError, match="one-layer, one-direction"):
         lstm_states(nn.LSTM(2, 2, batch_first=True, bidirectional=True), torch.ones(1, 2, 2))
     with pytest.raises(ValueError, match="none_fraction"):
-        key_token_task(5, 4, none_fraction=1.0)
+        data.key_token_task(5, 4, none_fraction=1.0)
     with pytest.raises(ValueError, match="epsilon"):
         adversarial_attention(model, torch.tensor([[1, 2]]), epsilon=0)
 

@@ -54,3 +54,20 @@ def test_train_on_adding_is_deterministic_and_learns_a_short_task():
     _, again = models.train_on_adding("lstm", 5, seed=0, steps=300)
     assert mse == again and not model.training
     assert mse < 0.05 < 1 / 6  # clearly better than always predicting 1
+
+
+def test_dropout_is_off_in_eval_absent_at_zero_and_checked():
+    torch.manual_seed(0)
+    model = models.RecurrentModel("lstm", 30, 16, 30, tokens=True, per_step=True, dropout=0.5)
+    x = torch.randint(1, 30, (4, 9))
+    model.train()
+    assert not torch.equal(model(x), model(x)), "dropout should make two training passes differ"
+    model.eval()
+    assert torch.equal(model(x), model(x))
+    torch.manual_seed(0)
+    plain = models.RecurrentModel("lstm", 30, 16, 30, tokens=True, per_step=True)
+    assert plain.drop is None  # no dropout layer, so no random numbers drawn
+    plain.load_state_dict(model.state_dict())
+    assert torch.equal(plain.eval()(x), model(x))
+    with pytest.raises(ValueError, match="dropout must be a probability"):
+        models.RecurrentModel("lstm", 3, 4, dropout=1.0)

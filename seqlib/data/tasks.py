@@ -17,6 +17,7 @@ task                       what it needs                                        
 ``toy_translation``        map a sentence to another language with reordering     4, 6
 ``word_order_sentiment``   read meaning that lives only in word order             1
 ``majority_task``          count; order is irrelevant, length varies              1
+``key_token_task``         classify by the one key token among fillers            10
 =========================  =====================================================  ==========
 
 All randomness comes from a ``torch.Generator`` seeded by ``seed``: the same arguments
@@ -378,3 +379,40 @@ def majority_task(n: int, min_length: int, max_length: int, seed: int = 0) -> Se
     tokens[:, 0] = torch.where(score == 0, broken, first)
     score = (tokens == plus).sum(1) - (tokens == minus).sum(1)
     return SeqData(tokens, (score > 0).long(), lengths=lengths, vocab=vocab, task="majority")
+
+
+def key_token_task(n: int, length: int, num_classes: int = 4, num_fillers: int = 16, none_fraction: float = 0.2,
+                   seed: int = 0) -> SeqData:
+    """Sequences of filler letters holding one key token; the label is which key it is.
+
+    The key tokens are ``A``, ``B``, ... (one per class) and sit at a uniformly random position;
+    every other position holds one of ``num_fillers`` lower-case letters, which carry no
+    information. A fraction ``none_fraction`` of the sequences hold no key at all and have the
+    extra label ``num_classes`` ("none"): without them a model could predict the last class
+    from the *absence* of the others, without reading its key. So the right answer depends on
+    one known token, and a faithful explanation must point at it.
+
+    Returns:
+        a SeqData with x (n, length) token ids, y (n,) the class (``num_classes`` for "none"),
+        and ``meta['position']`` (n,) the position of the key token (-1 where there is none).
+    """
+    check_int(n, "n", minimum=1)
+    check_int(length, "length", minimum=1)
+    check_int(num_classes, "num_classes", minimum=2, maximum=26)
+    check_int(num_fillers, "num_fillers", minimum=1, maximum=26)
+    if isinstance(none_fraction, bool) or not isinstance(none_fraction, (int, float)) or not 0 <= none_fraction < 1:
+        raise ValueError(f"none_fraction must be a fraction in [0, 1), got {none_fraction!r}")
+    keys = [chr(ord("A") + i) for i in range(num_classes)]
+    fillers = [chr(ord("a") + i) for i in range(num_fillers)]
+    vocab = Vocab(keys + fillers)
+    g = _generator(seed)
+    key_id0, filler_id0 = vocab.id(keys[0]), vocab.id(fillers[0])
+    x = torch.randint(0, num_fillers, (n, length), generator=g) + filler_id0  # (n, T) fillers
+    y = torch.randint(0, num_classes, (n,), generator=g)  # (n,)
+    position = torch.randint(0, length, (n,), generator=g)  # (n,)
+    none = torch.rand(n, generator=g) < none_fraction  # (n,): sequences without a key
+    rows = (~none).nonzero().squeeze(1)
+    x[rows, position[rows]] = y[rows] + key_id0
+    y = torch.where(none, num_classes, y)
+    position = torch.where(none, -1, position)
+    return SeqData(x, y, vocab=vocab, position=position, task="key_token", num_classes=num_classes + 1)

@@ -3,6 +3,7 @@
 Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
 
     seqlib.setup(seed=0)            seeds, one CPU thread, plotting style -> torch.device
+    seqlib.generator(seed)          a private torch.Generator (every seed moves with SEQLIB_SEED_OFFSET)
     seqlib.glue(name, value)        hand a computed number to the prose (myst-nb's glue)
     seqlib.data                     the book's tasks, vocabularies, padding and masks, corpus, series
     seqlib.train                    fit / evaluate / History: a short, readable training loop
@@ -28,7 +29,7 @@ or, where PyTorch has none (linear attention, scans, state space models), agains
 from . import (attention, checks, data, experiments, forecast, interpret, linear_attention, models,
                positions, recurrent, scan, seq2seq, ssm, train, transformer, viz)
 from .prose import glue
-from .runtime import setup
+from .runtime import generator, numpy_rng, seed_everything, setup
 
 __version__ = "0.1.0"
 
@@ -42,7 +43,7 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["setup", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
+__all__ = ["setup", "generator", "seed_everything", "numpy_rng", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
            "seq2seq", "transformer", "interpret", "bench", "experiments", "forecast",
            "linear_attention", "scan", "ssm",
            "__version__"]

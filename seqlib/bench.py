@@ -78,6 +78,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ._validate import check_int
+from .runtime import generator, seed_everything
 from .experiments import count_parameters
 
 __all__ = ["SCHEMA", "lm_pair", "matched_lstm_width", "timeit", "saved_bytes", "train_step_time",
@@ -266,7 +267,7 @@ def fit_exponent(x, y) -> float:
 # ---------------------------------------------------------------------------------------------
 
 def _tokens(vocab_size, batch, T, device, seed=0):
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     return torch.randint(1, vocab_size, (batch, T), generator=g).to(device)  # (B, T), no padding
 
 
@@ -300,7 +301,7 @@ def train_step_time(model: nn.Module, batch: int, T: int, repeats: int = 5, warm
 
 
 def _attention_inputs(T, d_head, heads, batch, device, seed=0):
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     return [torch.randn(batch, heads, T, d_head, generator=g).to(device).requires_grad_() for _ in range(3)]
 
 
@@ -498,7 +499,7 @@ def run(vocab_size: int = 64, d_model: int = 128, num_layers: int = 2, nhead: in
         raise ValueError(f"experiments must be among {EXPERIMENTS}, got {sorted(unknown)}")
     log = log or (lambda line: None)
     max_len = max([*train_T, *contexts, 2]) + 64
-    torch.manual_seed(0)
+    seed_everything(0)
     lstm, transformer = lm_pair(vocab_size, d_model, num_layers, nhead, max_len=max_len, device=device)
     models = {"lstm": lstm, "transformer": transformer}
     results = {"schema": SCHEMA, "label": label or f"{device.type}-{torch.get_num_threads()}thread",

@@ -12,6 +12,7 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from .data.batch import lengths_to_mask, masked_mean
+from .runtime import generator, seed_everything
 
 __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step', "check_dot_attention",
            "check_causal_attention", "check_encoder_layer", "check_leave_one_out",
@@ -20,7 +21,7 @@ __all__ = ['check_pad', 'check_masked_mean', 'check_rnn_step', 'check_lstm_step'
 
 
 def _cases_1d(seed):
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     cases = [[torch.tensor([5])], [torch.tensor([1, 2, 3]), torch.tensor([4, 5, 6])]]
     for _ in range(6):
         b = int(torch.randint(1, 6, (1,), generator=g))
@@ -59,7 +60,7 @@ def check_masked_mean(fn, seed: int = 0) -> str:
     The padding positions hold large random numbers, so a function that forgets the mask
     (or divides by T instead of each row's length) fails.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     for k in range(8):
         B, T, D = (int(v) for v in torch.randint(1, 7, (3,), generator=g))
         lengths = torch.randint(1, T + 1, (B,), generator=g)
@@ -84,7 +85,7 @@ def _step_cases(seed, gates):
 
     I differs from H in most cases, so a transposed weight fails loudly rather than silently.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     sizes = [(1, 1, 1), (2, 3, 4), (4, 5, 3)]
     sizes += [tuple(int(v) for v in torch.randint(1, 7, (3,), generator=g)) for _ in range(5)]
     for B, I, H in sizes:
@@ -206,7 +207,7 @@ def check_dot_attention(fn, seed: int = 0) -> str:
     """
     import torch.nn.functional as F
 
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     for k in range(8):
         B, S, H, D = (int(v) for v in torch.randint(1, 6, (4,), generator=g))
         lengths = torch.randint(1, S + 1, (B,), generator=g)
@@ -250,7 +251,7 @@ def check_causal_attention(fn, seed: int = 0) -> str:
     """
     import torch.nn.functional as F
 
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     for case in range(8):
         B, T, d, d_v = (int(n) for n in torch.randint(1, 7, (4,), generator=g))
         T += 1  # at least two positions, so that the future exists
@@ -355,12 +356,12 @@ def check_encoder_layer(fn, norm_first: bool = True, seed: int = 0) -> str:
     """
     from torch import nn
 
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     kind = "pre-norm" if norm_first else "post-norm"
     sizes = [(1, 1, 4, 1, 8), (2, 5, 8, 2, 16), (3, 4, 12, 3, 8), (2, 7, 8, 4, 32), (4, 3, 6, 2, 12)]
     for k, (B, T, d_model, nhead, d_ff) in enumerate(sizes):
         with torch.random.fork_rng():  # the layer's initialisation leaves the caller's random state alone
-            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))
+            torch.manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=g)))  # drawn from g: already shifted
             layer = nn.TransformerEncoderLayer(d_model, nhead, d_ff, dropout=0.0, batch_first=True,
                                                norm_first=norm_first).double().eval()
         with torch.no_grad():
@@ -408,10 +409,10 @@ def check_leave_one_out(fn, seed: int = 0) -> str:
     """
     from .interpret import AttentionClassifier, leave_one_out
 
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     cases = 0
     for k, encoder in enumerate(("none", "lstm", "none", "lstm")):
-        torch.manual_seed(seed + k)
+        seed_everything(seed + k)
         V, C = 9, 3
         model = AttentionClassifier(V, C, d_model=8, encoder=encoder).eval()
         B, T = int(torch.randint(1, 5, (1,), generator=g)), int(torch.randint(2, 8, (1,), generator=g))
@@ -473,7 +474,7 @@ def check_lstm_params(fn, seed: int = 0) -> str:
     state). A wrong answer that matches a usual slip (one bias per gate, three gate blocks,
     every layer reading the input) is named.
     """
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     cases = [(1, 1, 1), (3, 5, 1), (5, 3, 2), (16, 16, 3)]
     for _ in range(8):
         I, H, L = (int(v) for v in (torch.randint(1, 40, (1,), generator=g), torch.randint(1, 40, (1,), generator=g),
@@ -508,7 +509,7 @@ def check_linear_attention(fn, seed: int = 0) -> str:
     """
     from .linear_attention import elu_feature_map, linear_attention_parallel
 
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     for case in range(6):
         B, T, d_k, d_v = (int(n) for n in torch.randint(1, 6, (4,), generator=g))
         T += 2  # at least three positions, so that the past and the future both exist
@@ -584,7 +585,7 @@ def check_seasonal_naive(fn, seed: int = 0) -> str:
     """
     from .forecast import seasonal_naive
 
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed)
     sizes = [(24, 12, 12), (30, 5, 12), (40, 30, 12), (7, 7, 7), (10, 9, 4), (50, 3, 1), (37, 25, 6)]
     for k, (n, horizon, season) in enumerate(sizes):
         t = torch.arange(n, dtype=torch.float64)

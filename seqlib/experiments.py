@@ -30,6 +30,7 @@ from ._validate import check_int, check_tensor
 from .data import tasks
 from .data.batch import SeqData
 from .models import RecurrentModel
+from .runtime import seed_everything
 from .transformer import Encoder
 
 __all__ = ["Task", "TASKS", "CausalTransformer", "count_parameters", "make_model", "matched_size", "matched_widths", "run"]
@@ -252,7 +253,7 @@ def run(kind: str, task, size: int, seed: int, *, test_sizes=None, width: int | 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     width = matched_widths(t, budget)[kind] if width is None else width
-    torch.manual_seed(seed)
+    seed_everything(seed)
     model = make_model(kind, t, width)
     data: SeqData = t.make(steps * batch_size, size, seed)
     begin = time.perf_counter()

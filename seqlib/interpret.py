@@ -31,6 +31,7 @@ from torch import nn
 from ._validate import as_shape, check_int, check_tensor
 from .attention import AdditiveAttention
 from .recurrent import LSTM
+from .runtime import generator
 
 ENCODERS = ("none", "lstm", "bilstm")
 
@@ -140,7 +141,7 @@ def adversarial_attention(model: AttentionClassifier, x: torch.Tensor, epsilon: 
         h = model.states(x)  # (B, T, d)
         alpha = model._alpha(h)  # (B, T)
         p = torch.softmax(model.W_out((alpha.unsqueeze(1) @ h).squeeze(1)), -1)  # (B, C)
-    g = torch.Generator().manual_seed(0)
+    g = generator(0)
     z = (alpha.clamp_min(1e-8).log() + 0.1 * torch.randn(alpha.shape, generator=g)).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
 

@@ -41,3 +41,20 @@ def glue(name: str, variable: Any, display: bool = False) -> None:
     except ImportError:
         myst_glue = _fallback_glue
     myst_glue(name, variable, display=display)
+
+
+def bound(value: float, limit: float) -> str:
+    """A rounding-level difference shown as the bound it stays under: ``bound(3e-08, 1e-5) -> "1e-5"``.
+
+    The last digits of a float32 rounding error depend on the processor's code path, so a
+    printed or glued ``3.0e-08`` would differ from machine to machine; that it lies below
+    ``limit`` does not. Print and glue the bound (``f"within {bound(gap, 1e-5)}"``), never the
+    digits. Raises ``AssertionError`` when ``value`` is not below ``limit``, so the text stays true.
+    """
+    value, limit = float(value), float(limit)
+    if not limit > 0:
+        raise ValueError(f"limit must be a positive number, got {limit}")
+    if not abs(value) < limit:  # also catches NaN
+        raise AssertionError(f"the difference {value:.2e} is not below {limit:g}")
+    mantissa, exponent = f"{limit:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"

@@ -6,7 +6,9 @@ as in Colab: a notebook that reads a sibling file, or imports seqlib from the so
 instead of the installed package, fails. The same single execution is both the strict
 nbval comparison and the isolation check, which keeps the suite's run time to one pass.
 
-Kernels inherit the environment set here: one thread, a fixed hash seed, no progress bars.
+Kernels inherit the environment set here, read from the book's kernel.env (the Makefile's
+`make refresh` reads the same file): one thread, a fixed hash seed, no progress bars and
+pinned CPU numerics.
 """
 from __future__ import annotations
 
@@ -17,8 +19,24 @@ import tempfile
 
 import nbval.plugin as nbval_plugin
 
-KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "SEQLIB_PROGRESS": "0"}
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def kernel_env(path=ROOT / "kernel.env") -> dict[str, str]:
+    """The variables of kernel.env: NAME=value lines, comments and blank lines skipped."""
+    env = {}
+    for number, line in enumerate(pathlib.Path(path).read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.isidentifier() or not name.isupper():
+            raise ValueError(f"{path}:{number}: expected NAME=value, got {line!r}")
+        env[name] = value
+    return env
+
+
+KERNEL_ENV = kernel_env()
 
 _original_setup = nbval_plugin.IPyNbFile.setup
 _original_teardown = nbval_plugin.IPyNbFile.teardown

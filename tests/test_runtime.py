@@ -44,7 +44,7 @@ def test_asking_for_cuda_without_a_gpu_is_an_error():
 
 
 def test_the_public_api_fits_on_one_screen():
-    assert set(seqlib.__all__) == {"setup", "glue", "data", "train", "viz", "recurrent", "models", "attention",
+    assert set(seqlib.__all__) == {"setup", "generator", "seed_everything", "numpy_rng", "glue", "data", "train", "viz", "recurrent", "models", "attention",
                                    "positions", "seq2seq", "checks", "transformer", "experiments", "bench",
                                    "forecast", "interpret", "linear_attention", "scan", "ssm", "__version__"}
     for name in seqlib.__all__:
@@ -72,3 +72,55 @@ def test_glue_fallback_emits_exactly_what_myst_nb_emits(monkeypatch):
     assert calls[-1][0][0] == {"application/papermill.record/text/plain": "0.5"}
     seqlib.glue("key", torch.tensor(3))
     assert calls[-1][0][0] == {"application/papermill.record/text/plain": "3"}
+
+
+def test_the_seed_offset_moves_every_generator(monkeypatch):
+    monkeypatch.delenv("SEQLIB_SEED_OFFSET", raising=False)
+    plain = {"generator": torch.rand(3, generator=seqlib.generator(7)),
+             "numpy": seqlib.numpy_rng(7).random(3),
+             "task": seqlib.data.parity_task(4, 6, seed=7).x}
+    seqlib.seed_everything(7)
+    plain["global"] = draws()
+    monkeypatch.setenv("SEQLIB_SEED_OFFSET", "5")
+    assert seqlib.runtime.seed_offset() == 5 and seqlib.runtime.shifted(2) == 7
+    assert torch.equal(torch.rand(3, generator=seqlib.generator(2)), plain["generator"])
+    assert np.array_equal(seqlib.numpy_rng(2).random(3), plain["numpy"])
+    assert torch.equal(seqlib.data.parity_task(4, 6, seed=2).x, plain["task"])
+    seqlib.setup(seed=2)
+    assert draws() == plain["global"]
+    assert not torch.equal(torch.rand(3, generator=seqlib.generator(7)), plain["generator"])
+
+
+@pytest.mark.parametrize("raw", ["abc", "-1", "1.5", str(2**40)])
+def test_a_bad_seed_offset_is_named_in_the_error(monkeypatch, raw):
+    monkeypatch.setenv("SEQLIB_SEED_OFFSET", raw)
+    with pytest.raises(ValueError, match="SEQLIB_SEED_OFFSET must be"):
+        seqlib.generator(0)
+
+
+def test_seeds_reach_the_generators_only_through_seqlib_runtime():
+    """Elsewhere in seqlib a seed goes through runtime.generator or seed_everything, never straight
+    to PyTorch or NumPy, so that SEQLIB_SEED_OFFSET reaches every draw."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(seqlib.__file__).parent
+    direct = re.compile(r"manual_seed\(|default_rng\(|np\.random\.seed\(|random\.seed\(|RandomState\(")
+    found = [f"{path.relative_to(root)}:{number}: {line.strip()}"
+             for path in sorted(root.rglob("*.py")) if path.name != "runtime.py"
+             for number, line in enumerate(path.read_text().splitlines(), start=1)
+             if direct.search(line) and "already shifted" not in line and not line.lstrip().startswith("#")]
+    assert not found, f"seeds that bypass seqlib.runtime (SEQLIB_SEED_OFFSET would not move them): {found}"
+
+
+def test_bound_shows_a_rounding_error_as_the_bound_it_stays_under():
+    from seqlib.prose import bound
+
+    assert bound(3.0e-08, 1e-5) == "1e-5"
+    assert bound(-2e-7, 1e-6) == "1e-6"
+    assert bound(0.0, 5e-4) == "5e-4"
+    for bad in (2e-5, float("nan"), float("inf")):
+        with pytest.raises(AssertionError, match="not below 1e-05"):
+            bound(bad, 1e-5)
+    with pytest.raises(ValueError, match="limit must be a positive number"):
+        bound(0.0, 0.0)

@@ -1,4 +1,6 @@
 """Vocabularies, padding, masks and batching."""
+import sys
+
 import pytest
 import torch
 from torch.nn.utils.rnn import pad_sequence
@@ -109,6 +111,23 @@ def test_corpus_and_windows():
     assert torch.equal(x[:, 1:], y[:, :-1])
     with pytest.raises(ValueError, match="too short"):
         data.char_windows(ids[:10], context=32, n=1)
+
+
+def test_the_corpus_is_the_same_on_every_python():
+    """The shipped text, not the running Python's pydoc_data (3.12's and 3.13's are longer)."""
+    import subprocess
+    import sys
+
+    code = "import sys, seqlib.data as d; t = d.load_corpus(); print(len(t), 'pydoc_data' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["465047", "False"]
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="the shipped copy is Python 3.11's")
+def test_the_shipped_corpus_is_python_3_11s_documentation():
+    from pydoc_data.topics import topics
+
+    assert data.load_corpus() == "\n\n".join(topics[name].strip() for name in sorted(topics))
 
 
 @pytest.mark.parametrize("name", data.SERIES)

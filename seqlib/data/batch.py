@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from .._validate import check_int, check_tensor
+from ..runtime import generator
 
 
 def pad(sequences: Sequence[torch.Tensor], pad_value: float = 0, length: int | None = None):
@@ -131,7 +132,7 @@ class SeqData(Dataset):
         """Shuffle with ``seed`` and split into (first ``fraction``, rest)."""
         if not 0 < fraction < 1:
             raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
-        order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))
+        order = torch.randperm(len(self), generator=generator(seed))
         k = int(round(fraction * len(self)))
         return self.subset(order[:k]), self.subset(order[k:])
 
@@ -139,5 +140,5 @@ class SeqData(Dataset):
 def batches(data: Dataset, batch_size: int = 64, shuffle: bool = False, seed: int = 0) -> DataLoader:
     """A DataLoader whose shuffling is driven by its own seeded generator (reproducible)."""
     check_int(batch_size, "batch_size", minimum=1)
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=generator)
+    shuffler = generator(seed) if shuffle else None
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=shuffler)

@@ -30,6 +30,7 @@ import string
 import torch
 
 from .._validate import check_int
+from ..runtime import generator
 from .batch import SeqData, pad
 from .vocab import BOS, EOS, Vocab
 
@@ -39,7 +40,7 @@ LETTERS = string.ascii_lowercase
 
 def _generator(seed: int) -> torch.Generator:
     check_int(seed, "seed", minimum=0)
-    return torch.Generator().manual_seed(seed)
+    return generator(seed)  # seqlib.runtime adds SEQLIB_SEED_OFFSET
 
 
 def _letters(num_symbols: int) -> Vocab:

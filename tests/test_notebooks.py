@@ -133,9 +133,7 @@ def test_prose_has_no_control_characters(nb_path):
 
 # A rounding-level number (below 1e-5 in scientific notation) in a compared output: its digits
 # depend on the processor, so it must be printed or glued as a bound (seqlib.prose.bound).
-# Listed here: the few such numbers that are measurements in their own right, not rounding.
 ROUNDING_DIGITS = re.compile(r"\b\d(?:\.\d+)?e-(?:0[5-9]|[1-9]\d)\b")
-MEASURED_SMALL = {("02_recurrent_networks.ipynb", "tanh, rho = 1:")}  # a vanished gradient's size
 
 
 @pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=IDS)
@@ -149,7 +147,6 @@ def test_compared_outputs_show_no_rounding_level_digits(nb_path):
                       if mime.startswith("text/") or mime.startswith("application/papermill")]
             for text in texts:
                 for line in text.splitlines():
-                    if ROUNDING_DIGITS.search(line) and not any(
-                            nb == nb_path.name and marker in line for nb, marker in MEASURED_SMALL):
+                    if ROUNDING_DIGITS.search(line):
                         pytest.fail(f"{nb_path.name} code cell {i} shows rounding-level digits, which differ "
                                     f"from machine to machine; show them with seqlib.prose.bound: {line.strip()!r}")

@@ -9,7 +9,7 @@ include kernel.env
 export $(shell sed -n 's/^\([A-Z_][A-Z0-9_]*\)=.*/\1/p' kernel.env)
 NB ?= chapters/*.ipynb
 # Test workers (pytest-xdist): one per core by default. Each notebook stays whole on one worker
-# (--dist loadgroup), and each runs on one thread, so two cores run two notebooks at once.
+# (--dist loadscope), and each runs on one thread, so two cores run two notebooks at once.
 JOBS ?= auto
 # `make refresh` executes this many notebooks at once (each on one thread).
 REFRESH_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
@@ -43,7 +43,7 @@ book: install graphviz
 	@echo "The book is in _build/html/index.html"
 
 test: install graphviz browser
-	$(BIN)/pytest -n $(JOBS) --dist loadgroup
+	$(BIN)/pytest -n $(JOBS) --dist loadscope --durations=15
 
 # Re-execute notebooks in place (one thread and the pinned numerics of kernel.env, as in the tests)
 # to refresh their stored outputs and widget state after an edit: `make refresh` for all (one

@@ -384,12 +384,17 @@ class KVCache:
     Attributes:
         keys: the projected keys so far (B, h, T_past, d_head), None before the first call.
         values: the projected values so far (B, h, T_past, d_head), None before the first call.
+        queries: how many query positions have attended through this cache. A query's position
+            (for ``is_causal`` and rotary positions) continues from there: for self-attention
+            it equals the number of cached keys; for a static cache it is counted here, since
+            the memory's length says nothing about how far the decoder has got.
     """
 
     def __init__(self, static: bool = False):
         self.static = bool(static)
         self.keys = None  # (B, h, T_past, d_head)
         self.values = None  # (B, h, T_past, d_head)
+        self.queries = 0
 
     @property
     def length(self) -> int:
@@ -402,6 +407,11 @@ class KVCache:
         Returns:
             the pair (keys, values), each (B, h, T_past + T_new, d_head).
         """
+        check_tensor(keys, "keys", dims=4)
+        check_tensor(values, "values", dims=4)
+        if keys.shape[:3] != values.shape[:3]:
+            raise ValueError(f"keys and values must hold the same sequences, heads and positions (B, h, T_new), "
+                             f"got keys {as_shape(keys)} and values {as_shape(values)}")
         if self.keys is None:
             self.keys, self.values = keys, values
         else:
@@ -414,8 +424,9 @@ class KVCache:
         return self.keys, self.values
 
     def reset(self) -> None:
-        """Forget every stored key and value (before decoding a new batch)."""
+        """Forget every stored key and value, and the queries counted (before decoding a new batch)."""
         self.keys = self.values = None
+        self.queries = 0
 
     def __repr__(self) -> str:
         shape = None if self.keys is None else as_shape(self.keys)
@@ -550,7 +561,7 @@ class MultiHeadAttention(nn.Module):
                                  f"and {value.shape[1]}")
 
         q = self._split_heads(self.W_q(query))  # (B, h, Tq, d_head)
-        offset = 0 if cache is None or cache.static else cache.length  # the position of the first query
+        offset = 0 if cache is None else cache.queries if cache.static else cache.length  # first query's position
         if self.rotary is not None:
             q = self.rotary(q, start=offset)  # each query rotated by its position
         if reuse:
@@ -571,6 +582,8 @@ class MultiHeadAttention(nn.Module):
             mask = _merge(mask, _causal(Tq, Tk, offset, query.device))  # (Tq, Tk) broadcasts
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=self.dropout,
                                                       training=self.training)  # (B, h, Tq, d_head), (B, h, Tq, Tk)
+        if cache is not None:
+            cache.queries += Tq
         concat = heads.transpose(1, 2).reshape(B, Tq, self.embed_dim)  # (B, h, Tq, d_head) -> (B, Tq, E)
         output = self.W_o(concat)  # (B, Tq, E)
         if not self.batch_first:

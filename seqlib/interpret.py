@@ -203,7 +203,10 @@ def _target(model, x, target, position):
     check_tensor(target, "target", dims=1, dtype_kind="int")
     if len(target) != len(x):
         raise ValueError(f"target must give one class per sequence: expected {len(x)}, got {len(target)}")
-    return target
+    if len(target) and int(target.min()) < 0:  # -1 would silently explain the last class
+        where = int(target.argmin())
+        raise ValueError(f"target must hold class indices from 0, got {int(target.min())} at index {where}")
+    return target.to(x.device)
 
 
 def leave_one_out(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None = None, position: int | None = None,

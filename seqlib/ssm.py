@@ -62,6 +62,8 @@ def selective_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     for name, t in (("B", B), ("C", C)):
         if tuple(t.shape) != bt + (n,):
             raise ValueError(f"{name} must have shape (batch, T, n) = {bt + (n,)}, got {as_shape(t)}")
+    if D is not None and tuple(D.shape) != (d,):  # anything else would broadcast into a wrong answer
+        raise ValueError(f"D must have shape (d,) = ({d},), got {as_shape(D)}")
     dA = torch.exp(delta.unsqueeze(-1) * A)  # (batch, T, d, n): the decays, in (0, 1)
     dBx = delta.unsqueeze(-1) * B.unsqueeze(2) * x.unsqueeze(-1)  # (batch, T, d, n): the inputs
     h = _run(dA, dBx, mode)  # (batch, T, d, n)

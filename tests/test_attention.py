@@ -419,6 +419,23 @@ def test_a_static_cache_projects_the_memory_once_for_cross_attention():
     assert cache.keys is None and cache.length == 0 and "static=True" in repr(cache)
 
 
+@pytest.mark.parametrize("rotary", [False, True])
+def test_a_static_cache_keeps_each_query_at_its_own_position(rotary):
+    """Causal cross-attention (memory as long as the target) and rotary positions, decoded one query
+    at a time through a static cache, must equal the full pass: the t-th query is at position t,
+    not at 0 as if every step were the first."""
+    torch.manual_seed(8)
+    ours = MultiHeadAttention(E, 2, rotary=rotary).eval()  # 2 heads: an even width per head for rotary
+    x, memory = randn(B, T, E, seed=14), randn(B, T, E, seed=15)
+    with torch.no_grad():
+        full, _ = ours(x, memory, memory, is_causal=True)
+        cache = KVCache(static=True)
+        steps = [ours(x[:, :1], memory, memory, is_causal=True, cache=cache)[0]]
+        steps += [ours(x[:, t:t + 1], None, None, is_causal=True, cache=cache)[0] for t in range(1, T)]
+    assert cache.queries == T
+    close(torch.cat(steps, dim=1), full, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------------------------
 # Helpers and errors
 # ---------------------------------------------------------------------------------------------
@@ -518,3 +535,13 @@ def test_a_cache_for_another_batch_is_rejected():
                                          r"\(2, 4, 'T_new', 3\) to follow the cached ones, got \(3, 4, 1, 3\)"):
         one = torch.zeros(3, 1, E)
         mha()(one, one, one, cache=cache)
+
+
+def test_a_cache_rejects_values_that_do_not_match_the_keys():
+    cache = KVCache()
+    with pytest.raises(ValueError, match="keys and values must hold the same sequences, heads and positions"):
+        cache.append(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 5, 4))
+    cache.append(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 4))
+    cache.queries = 3
+    cache.reset()
+    assert cache.length == 0 and cache.queries == 0

@@ -209,3 +209,11 @@ def test_check_leave_one_out_accepts_the_reference_and_names_mistakes():
         checks.check_leave_one_out(with_probabilities)
     with pytest.raises(AssertionError, match="shape"):
         checks.check_leave_one_out(lambda m, x, t: leave_one_out(m, x, t)[:, :1])
+
+
+@pytest.mark.parametrize("explain", [leave_one_out, grad_x_input])
+def test_a_negative_target_is_rejected_not_read_as_the_last_class(explain):
+    model = small_model("lstm")
+    x = torch.tensor([[1, 5, 6, 2], [3, 3, 7, 8]])
+    with pytest.raises(ValueError, match="target must hold class indices from 0, got -1 at index 1"):
+        explain(model, x, torch.tensor([0, -1]))

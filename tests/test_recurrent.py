@@ -307,3 +307,27 @@ def test_checkers_pass_correct_and_fail_wrong_recurrent_steps():
                 p.copy_(value)
             return cell(x_t, (h_prev, c_prev))
     assert "agree" in checks.check_lstm_step(with_cell)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_what_padded_steps_hold_never_reaches_the_gradients(kind, poison):
+    """A padded step's input may be anything, NaN or inf included: the outputs and every weight's
+    gradient must be those of the same batch padded with zeros."""
+    cls = {"rnn": recurrent.RNN, "lstm": recurrent.LSTM, "gru": recurrent.GRU}[kind]
+    torch.manual_seed(0)
+    model = cls(3, 5, batch_first=True)
+    lengths = torch.tensor([4, 2])
+    clean = torch.randn(2, 4, 3)
+    clean[1, 2:] = 0.0
+    poisoned = clean.clone()
+    poisoned[1, 2:] = poison
+    grads = []
+    for x in (clean, poisoned):
+        model.zero_grad()
+        out, _ = model(x, lengths=lengths)
+        out.square().sum().backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+        assert torch.isfinite(out).all()
+    for a, b in zip(*grads):
+        assert torch.isfinite(b).all() and torch.equal(a, b)

@@ -8,6 +8,7 @@ verdict must hold for seeds the book did not choose. The executed notebooks are 
 numerics of kernel.env, as in the first run.
 """
 import os
+import re
 
 import nbformat
 import pytest
@@ -22,9 +23,7 @@ OUT = ROOT / "_build" / "shifted"
 CHECK = "import seqlib.runtime\nprint(seqlib.runtime.seed_offset())"
 
 
-@pytest.mark.parametrize("nb_path", [pytest.param(p, id=p.name, marks=pytest.mark.xdist_group(f"shifted-{p.name}"))
-                                     for p in NOTEBOOKS])
-def test_every_chapter_runs_with_every_seed_shifted(nb_path, tmp_path):
+def run_shifted(nb_path, tmp_path):
     nb = nbformat.read(nb_path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(CHECK))  # the kernel must see the offset
     env = {**os.environ, **KERNEL_ENV, "SEQLIB_SEED_OFFSET": str(OFFSET)}
@@ -39,3 +38,14 @@ def test_every_chapter_runs_with_every_seed_shifted(nb_path, tmp_path):
         nbformat.write(nb, OUT / nb_path.name)
     printed = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
     assert printed == str(OFFSET), f"the kernel saw seed offset {printed!r}, not {OFFSET}"
+
+
+# One test class per chapter: pytest-xdist (--dist loadscope) keeps a class on one worker, so the
+# chapters' shifted runs spread over the workers instead of queueing on one.
+for _nb in NOTEBOOKS:
+    _name = "TestShifted_" + re.sub(r"\W", "_", _nb.stem)
+    globals()[_name] = type(_name, (), {
+        "__doc__": f"{_nb.name}, executed with every seed shifted.",
+        "test_every_cell_runs_with_every_seed_shifted":
+            (lambda nb_path: lambda self, tmp_path: run_shifted(nb_path, tmp_path))(_nb),
+    })

@@ -72,6 +72,8 @@ def test_errors():
         ssm.selective_scan(x, delta, A, B, C[..., :2], D)
     with pytest.raises(ValueError, match="mode must be"):
         ssm.selective_scan(x, delta, A, B, C, D, mode="fast")
+    with pytest.raises(ValueError, match=r"D must have shape \(d,\)"):  # it would broadcast silently
+        ssm.selective_scan(x, delta, A, B, C, D[:1])
     with pytest.raises(ValueError, match="d_model=8 features"):
         ssm.MambaBlock(8)(torch.randn(1, 4, 6))
     with pytest.raises(ValueError, match="mode must be"):

@@ -153,3 +153,33 @@ def test_padded_keeps_everything_but_the_length():
     assert data.adding_problem(3, 4).padded(6).x.shape == (3, 6, 2)
     with pytest.raises(ValueError, match=f"length must be at least {d.x.shape[1]}, got 4"):
         d.padded(4)
+
+
+def test_masked_mean_ignores_whatever_the_padding_holds():
+    x = torch.randn(2, 4, 3, requires_grad=True)
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    poisoned = x.masked_fill(~mask.unsqueeze(-1), float("nan"))
+    out = data.masked_mean(poisoned, mask)
+    out.sum().backward()
+    assert torch.isfinite(out).all() and torch.isfinite(x.grad).all()
+    assert torch.allclose(out[0], x[0, :2].mean(0)) and torch.allclose(out[1], x[1].mean(0))
+    assert torch.equal(x.grad[0, 2:], torch.zeros(2, 3))  # padding gets no gradient
+
+
+def test_pad_keeps_floats_that_follow_integer_sequences():
+    x, lengths = data.pad([torch.tensor([1, 2]), torch.tensor([0.5, 1.5, 2.5])])
+    assert x.dtype == torch.float32 and x[1].tolist() == [0.5, 1.5, 2.5] and x[0].tolist() == [1.0, 2.0, 0.0]
+    ids, _ = data.pad([torch.tensor([1, 2]), torch.tensor([3])])
+    assert ids.dtype == torch.long
+    with pytest.raises(ValueError, match="pad_value=0.5 is not a whole number"):
+        data.pad([torch.tensor([1, 2])], pad_value=0.5)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: data.lengths_to_mask(torch.tensor([2, 1]), max_len=2.5), "max_len must be an int"),
+    (lambda: data.SeqData(torch.zeros(2, 3), torch.zeros(2), lengths=torch.tensor([2, -1])),
+     "lengths must be non-negative, got -1 at index 1"),
+])
+def test_bad_lengths_are_rejected_not_rounded(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call()

@@ -34,12 +34,23 @@ def pad(sequences: Sequence[torch.Tensor], pad_value: float = 0, length: int | N
     trailing = {tuple(s.shape[1:]) for s in sequences}
     if len(trailing) > 1:
         raise ValueError(f"all sequences must share their feature shape, got {sorted(trailing)}")
+    devices = {s.device for s in sequences}
+    if len(devices) > 1:
+        raise ValueError(f"all sequences must be on one device, got {sorted(map(str, devices))}")
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     T = int(lengths.max())
     if length is not None:
         check_int(length, "length", minimum=T)
         T = length
-    out = sequences[0].new_full((len(sequences), T) + tuple(sequences[0].shape[1:]), pad_value)
+    # One dtype that holds every sequence (int ids and float features mixed give floats), so that
+    # no value is silently truncated to the first sequence's dtype.
+    dtype = sequences[0].dtype
+    for s in sequences[1:]:
+        dtype = torch.promote_types(dtype, s.dtype)
+    if not dtype.is_floating_point and not dtype.is_complex and float(pad_value) != int(pad_value):
+        raise ValueError(f"pad_value={pad_value!r} is not a whole number, but the sequences are {dtype}")
+    out = torch.full((len(sequences), T) + tuple(sequences[0].shape[1:]), pad_value, dtype=dtype,
+                     device=sequences[0].device)
     for b, s in enumerate(sequences):
         out[b, : len(s)] = s
     return out, lengths
@@ -51,7 +62,7 @@ def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.
     if len(lengths) and int(lengths.min()) < 0:
         raise ValueError(f"lengths must be non-negative, got minimum {int(lengths.min())}")
     longest = int(lengths.max()) if len(lengths) else 0
-    T = longest if max_len is None else max_len
+    T = longest if max_len is None else check_int(max_len, "max_len", minimum=0)
     if T < longest:
         raise ValueError(f"max_len={max_len} is shorter than the longest length {longest}")
     return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]  # (B, T)
@@ -69,12 +80,13 @@ def check_mask(mask: torch.Tensor, x: torch.Tensor, name: str = "mask") -> torch
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Average x (B, T, D) over the real positions only -> (B, D).
 
-    Rows with no real position give zeros rather than NaN.
+    Rows with no real position give zeros rather than NaN, and whatever the padded positions
+    hold (inf or NaN included) reaches neither the result nor its gradient.
     """
     check_tensor(x, "x", dims=3)
     check_mask(mask, x)
-    m = mask.unsqueeze(-1).to(x.dtype)  # (B, T, 1)
-    return (x * m).sum(1) / m.sum(1).clamp(min=1)  # (B, D)
+    m = mask.unsqueeze(-1)  # (B, T, 1)
+    return x.masked_fill(~m, 0).sum(1) / m.sum(1).clamp(min=1).to(x.dtype)  # (B, D)
 
 
 class SeqData(Dataset):
@@ -102,6 +114,9 @@ class SeqData(Dataset):
                 raise ValueError(f"lengths must have one entry per example: expected {len(x)}, got {len(lengths)}")
             if len(lengths) and int(lengths.max()) > x.shape[1]:
                 raise ValueError(f"a length of {int(lengths.max())} exceeds the padded sequence length {x.shape[1]}")
+            if len(lengths) and int(lengths.min()) < 0:
+                raise ValueError(f"lengths must be non-negative, got {int(lengths.min())} at index "
+                                 f"{int(lengths.argmin())}")
         self.x, self.y, self.lengths, self.vocab, self.meta = x, y, lengths, vocab, meta
 
     def __len__(self) -> int:

@@ -310,12 +310,13 @@ class _Recurrent(nn.Module):
         """
         T = x.shape[1]
         outputs = [None] * T
+        padded = not bool(mask.all())
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
         for t in (reversed(range(T)) if reverse else range(T)):
             keep = mask[:, t, None]  # (B, 1)
             # A padded step's input is replaced by zeros before the cell sees it: its new state is
             # thrown away, but an inf or NaN there would still reach every weight's gradient.
-            x_t = torch.where(keep, x[:, t], zero)  # (B, F)
+            x_t = torch.where(keep, x[:, t], zero) if padded else x[:, t]  # (B, F)
             state = _where(keep, cell(x_t, state), state)  # the new state, or the old one at padding
             h_t = state[0] if isinstance(state, tuple) else state  # (B, H)
             outputs[t] = h_t * keep  # (B, H), 0 at padding

@@ -826,7 +826,11 @@ class DecoderOnlyLM(nn.Module):
                 if greedy:
                     next_token = logits.argmax(dim=-1, keepdim=True)  # (B, 1)
                 else:
-                    probs = torch.softmax(logits / temperature, dim=-1)  # (B, V)
+                    scaled = logits / temperature  # (B, V)
+                    if not torch.isfinite(scaled).all():  # a temperature so small that the logits overflow
+                        raise ValueError(f"temperature={temperature!r} is too small: logits / temperature "
+                                         f"overflow {scaled.dtype}; use greedy=True for the limit of 0")
+                    probs = torch.softmax(scaled, dim=-1)  # (B, V)
                     next_token = torch.multinomial(probs, 1, generator=generator)  # (B, 1)
                 tokens = torch.cat([tokens, next_token], dim=1)  # (B, T + 1)
         return tokens

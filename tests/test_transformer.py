@@ -480,6 +480,8 @@ def dec():
     (lambda: Encoder(0, E, HEADS), ValueError, "num_layers must be at least 1, got 0"),
     (lambda: make_lm().generate(tokens(B, 3), 4, temperature=0), ValueError,
      "temperature must be a positive number, got 0"),
+    (lambda: make_lm().generate(tokens(B, 3), 4, temperature=1e-300), ValueError,
+     r"temperature=1e-300 is too small: logits / temperature overflow torch.float32"),
     (lambda: make_lm().generate(tokens(B, 3), 4, generator=0), TypeError, "generator must be a torch.Generator"),
     (lambda: make_transformer().greedy_decode(tokens(B, S, vocab=V_SRC), None, bos_id=50, eos_id=2), ValueError,
      "bos_id must be at most 49, got 50"),

@@ -84,6 +84,15 @@ class SelectiveSSM(nn.Module):
         dt_rank: r (default ceil(d / 16)).
         selective: False fixes Delta, B and C (learned, but the same at every step): a
             time-invariant SSM as in S4, for comparison.
+
+    Parameters, in the order they are created (and drawn from the random stream):
+
+    - selective=True: ``W_r`` (r + 2n, d), the map x_t -> (Delta's low rank, B_t, C_t);
+      ``W_Delta`` (d, r) and its bias (d,); ``A_log`` (d, n); ``D`` (d,).
+    - selective=False: ``W_Delta``, ``A_log``, ``D`` as above and ``fixed`` (r + 2n,), the
+      learned constant that stands where ``W_r x_t`` stands in the selective model, so that
+      Delta = softplus(W_Delta fixed[:r] + b_Delta), B = fixed[r:r + n], C = fixed[r + n:] at
+      every step. There is no ``W_r``: the input never reaches Delta, B or C.
     """
 
     def __init__(self, d: int, d_state: int = 16, dt_rank: int | None = None, selective: bool = True):
@@ -92,7 +101,8 @@ class SelectiveSSM(nn.Module):
         check_int(d_state, "d_state", minimum=1)
         self.d, self.d_state, self.selective = d, d_state, selective
         self.dt_rank = math.ceil(d / 16) if dt_rank is None else check_int(dt_rank, "dt_rank", minimum=1)
-        self.W_r = nn.Linear(d, self.dt_rank + 2 * d_state, bias=False)  # x -> (Delta's low rank, B, C)
+        if selective:  # x -> (Delta's low rank, B, C); a time-invariant SSM has no use for it
+            self.W_r = nn.Linear(d, self.dt_rank + 2 * d_state, bias=False)
         self.W_Delta = nn.Linear(self.dt_rank, d)
         dt = torch.exp(torch.rand(d) * (math.log(0.1) - math.log(0.001)) + math.log(0.001))  # Delta in [1e-3, 0.1]
         with torch.no_grad():

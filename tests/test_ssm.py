@@ -80,3 +80,56 @@ def test_errors():
         ssm.MambaLM(5, d_model=8, mode="fast")
     with pytest.raises(ValueError, match=r"token ids in \[0, 5\)"):
         ssm.MambaLM(5, d_model=8)(torch.tensor([[1, 9]]))
+
+
+def _digest(module, skip=("W_Delta.bias", "A_log")):
+    """sha256 of a module's state_dict, every name and every tensor's bytes in order, leaving out
+    the tensors computed through exp and log (``skip``), whose last bit depends on the CPU's
+    vector unit; those are compared to a recomputation instead."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        if not name.endswith(skip):
+            h.update(name.encode())
+            h.update(t.detach().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_selective_models_keep_their_initial_parameters():
+    # Recorded from the code before the time-invariant SSM lost its unused W_r: a selective model
+    # (the default, Chapter 11's) must draw the same parameters, in the same order, from a seed,
+    # and leave the random stream where it left it.
+    torch.manual_seed(1)
+    model = ssm.SelectiveSSM(24, d_state=5, dt_rank=3)
+    assert _digest(model) == "a308e47ed11fb8b530a36efd6d869757e8fc8762499abb3ccb1971f3fda9f22b"
+    assert torch.rand(3).tolist() == [0.5103508830070496, 0.6435918807983398, 0.6803739666938782]
+    torch.manual_seed(2)
+    ssm.MambaLM(20, d_model=32, num_layers=2, d_state=8)
+    assert torch.rand(3).tolist() == [0.6144738793373108, 0.3346155881881714, 0.5593146085739136]
+    # and the order of the draws, spelled out: W_r, W_Delta (weight, bias), Delta's (A_log and D draw nothing)
+    assert list(model.state_dict()) == ["A_log", "D", "W_r.weight", "W_Delta.weight", "W_Delta.bias"]
+    torch.manual_seed(1)
+    W_r = torch.nn.Linear(24, 3 + 2 * 5, bias=False)
+    W_Delta = torch.nn.Linear(3, 24)
+    lo, hi = torch.log(torch.tensor(0.001)), torch.log(torch.tensor(0.1))
+    dt = torch.exp(torch.rand(24) * (hi - lo) + lo)
+    assert torch.equal(model.W_r.weight, W_r.weight) and torch.equal(model.W_Delta.weight, W_Delta.weight)
+    assert torch.allclose(model.W_Delta.bias, dt + torch.log(-torch.expm1(-dt)))
+    assert torch.allclose(model.A_log.exp(), torch.arange(1.0, 6.0).repeat(24, 1))
+
+
+def test_time_invariant_ssm_has_no_unused_parameters():
+    torch.manual_seed(0)
+    fixed = ssm.SelectiveSSM(8, d_state=3, dt_rank=2, selective=False)
+    assert dict((k, tuple(v.shape)) for k, v in fixed.named_parameters()) == {
+        "W_Delta.weight": (8, 2), "W_Delta.bias": (8,), "A_log": (8, 3), "D": (8,), "fixed": (2 + 6,)}
+    x = torch.randn(2, 5, 8, requires_grad=True)
+    y = fixed(x)
+    y.sum().backward()
+    assert all(p.grad is not None for p in fixed.parameters())  # every parameter is used
+    # Delta, B and C are the same at every step: the recurrence is time-invariant
+    lm = ssm.MambaLM(9, d_model=8, num_layers=1, d_state=3, selective=False)
+    assert not any("W_r" in name for name, _ in lm.named_parameters())
+    ids = torch.randint(1, 9, (2, 6))
+    assert torch.allclose(lm(ids, mode="scan"), lm(ids, mode="loop"), atol=1e-5)

@@ -44,7 +44,8 @@ def _check_even(d, name="d"):
 # Sinusoidal positions
 # ---------------------------------------------------------------------------------------------
 
-def sinusoidal_encoding(T: int, d: int, base: float = 10000.0, start: int = 0) -> torch.Tensor:
+def sinusoidal_encoding(T: int, d: int, base: float = 10000.0, start: int = 0, *, dtype: torch.dtype | None = None,
+                        device=None) -> torch.Tensor:
     """The sinusoidal position encoding of Vaswani et al. (2017), (T, d)::
 
         PE[t, 2i]     = sin(t * omega_i)
@@ -59,25 +60,35 @@ def sinusoidal_encoding(T: int, d: int, base: float = 10000.0, start: int = 0) -
         d: the number of features; must be even.
         base: the base of the geometric frequencies.
         start: the first position (t = start, ..., start + T - 1).
+        dtype: the floating dtype of the result; None means PyTorch's default dtype (float32
+            unless changed). The encoding is computed in float64 and rounded once, to ``dtype``.
+        device: where to compute it; None means the default device.
 
     Returns:
-        the encoding (T, d), float32.
+        the encoding (T, d), of ``dtype``.
     """
     check_int(T, "T", minimum=0)
     _check_even(d)
     check_int(start, "start", minimum=0)
-    t = torch.arange(start, start + T, dtype=torch.float64)[:, None]  # (T, 1)
-    angles = t * _frequencies(d, base)[None, :]  # (T, d/2)
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
+    t = torch.arange(start, start + T, dtype=torch.float64, device=device)[:, None]  # (T, 1)
+    angles = t * _frequencies(d, base, t.device)[None, :]  # (T, d/2)
     pe = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1)  # (T, d/2, 2)
-    return pe.flatten(-2).float()  # (T, d/2, 2) -> (T, d): sin, cos, sin, cos, ...
+    return pe.flatten(-2).to(dtype)  # (T, d/2, 2) -> (T, d): sin, cos, sin, cos, ...
 
 
 class SinusoidalPositions(nn.Module):
     """Add the sinusoidal encoding to a sequence of embeddings: x + PE[:T].
 
-    It has no parameters. The first ``max_len`` rows are computed once (a buffer, which moves
-    with the module to a device); a longer sequence gets its encoding computed on the spot,
-    since sinusoids are defined for any position.
+    It has no parameters. The first ``max_len`` rows are computed once, a buffer in PyTorch's
+    default dtype that follows the module: ``.to(torch.float64)``, ``.double()``, ``.half()``
+    or a move to another device recompute it there, from float64, so a float64 model holds a
+    float64 table, not a float32 one widened. An input of another dtype or device than the
+    table (float64 embeddings in a float32 model, say), or a sequence longer than ``max_len``,
+    gets its encoding computed on the spot, in its own dtype and on its own device, since
+    sinusoids are defined for any position: the result always has x's dtype, rounded once.
 
     Args:
         d: the number of features of the embeddings; must be even.
@@ -95,6 +106,16 @@ class SinusoidalPositions(nn.Module):
     def extra_repr(self) -> str:
         return f"d={self.d}, max_len={self.max_len}, base={self.base:g}"
 
+    def _apply(self, fn, *args, **kwargs):
+        # Module.to, .double(), .half(), .cuda(), .to_empty() all come through here. Converting the
+        # float32 table would keep float32's rounding in a float64 model (and to_empty would leave
+        # it uninitialised), so the table is recomputed, from float64, in its new dtype and place.
+        before = (self.pe.dtype, self.pe.device)
+        module = super()._apply(fn, *args, **kwargs)
+        if self.pe.is_floating_point() and (self.pe.dtype, self.pe.device) != before:
+            self.pe = sinusoidal_encoding(self.max_len, self.d, self.base, dtype=self.pe.dtype, device=self.pe.device)
+        return module
+
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """x (B, T, d) -> x + PE (B, T, d), the positions being start, ..., start + T - 1.
 
@@ -108,11 +129,11 @@ class SinusoidalPositions(nn.Module):
         _check_embeddings(x, self.d)
         check_int(start, "start", minimum=0)
         T = x.shape[1]
-        if start + T <= self.max_len:
+        if start + T <= self.max_len and x.dtype == self.pe.dtype and x.device == self.pe.device:
             pe = self.pe[start:start + T]  # (T, d)
-        else:
-            pe = sinusoidal_encoding(T, self.d, self.base, start).to(self.pe.device)  # (T, d)
-        return x + pe.to(x.dtype)  # (B, T, d) + (T, d)
+        else:  # past the table, or another dtype or device: computed for x, rounded once to its dtype
+            pe = sinusoidal_encoding(T, self.d, self.base, start, dtype=x.dtype, device=x.device)  # (T, d)
+        return x + pe  # (B, T, d) + (T, d)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -159,3 +159,46 @@ def test_positions_break_the_permutation_symmetry_of_attention():
 def test_bad_input_is_rejected_with_a_clear_message(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _reference(T, d, start=0, base=10000.0):
+    """The encoding by the formula, in float64, with Python's math: (T, d)."""
+    return torch.tensor([[math.sin(t * base ** (-(i - i % 2) / d)) if i % 2 == 0 else
+                          math.cos(t * base ** (-(i - i % 2) / d)) for i in range(d)]
+                         for t in range(start, start + T)], dtype=torch.float64)
+
+
+def test_sinusoidal_positions_follow_the_dtype_of_the_model_and_the_input():
+    x64 = randn(B, T, D).double()
+    want = x64 + _reference(T, D)  # (B, T, D) in float64
+    float32 = SinusoidalPositions(D, max_len=16)
+    assert float32.pe.dtype == torch.float32  # the default dtype: unchanged for float32 models
+    assert torch.equal(float32.pe, _reference(16, D).float())  # rounded once from float64
+    out = float32(x64)  # float64 input, float32 module: float64 out, without float32's rounding
+    assert out.dtype == torch.float64 and torch.allclose(out, want, rtol=0, atol=1e-12)
+    for convert in (lambda m: m.double(), lambda m: m.to(torch.float64)):
+        model = convert(SinusoidalPositions(D, max_len=16))
+        assert model.pe.dtype == torch.float64
+        assert torch.allclose(model.pe, _reference(16, D), rtol=0, atol=1e-12)  # not a widened float32 table
+        assert torch.allclose(model(x64), want, rtol=0, atol=1e-12)
+        assert torch.allclose(model(x64, start=12), x64 + _reference(T, D, start=12), rtol=0, atol=1e-12)  # past max_len
+        back = model.float()
+        assert back.pe.dtype == torch.float32 and torch.equal(back.pe, _reference(16, D).float())
+    half = SinusoidalPositions(D, max_len=16).half()
+    assert half.pe.dtype == torch.float16 and torch.equal(half.pe, _reference(16, D).half())
+    assert half(x64.half()).dtype == torch.float16
+    assert sinusoidal_encoding(5, D, dtype=torch.float64).dtype == torch.float64
+    with pytest.raises(TypeError, match="floating torch.dtype"):
+        sinusoidal_encoding(5, D, dtype=torch.long)
+    # a model built in float64 holds a float64 table
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert SinusoidalPositions(D, max_len=16).pe.dtype == torch.float64
+    finally:
+        torch.set_default_dtype(previous)
+    # to_empty (after building on the meta device) leaves a real table, not uninitialised memory
+    with torch.device("meta"):
+        on_meta = SinusoidalPositions(D, max_len=16)
+    assert on_meta.pe.is_meta
+    assert torch.equal(on_meta.to_empty(device="cpu").pe, _reference(16, D).float())

@@ -31,6 +31,14 @@ def check_tensor(x, name: str, *, dims: int | Sequence[int] | None = None, dtype
     return x
 
 
+def has_values(x: torch.Tensor) -> bool:
+    """Whether the checks of ``x``'s values (ids in range, lengths in bounds) can run: False on
+    PyTorch's ``meta`` device, whose tensors have a shape, a dtype and a device but no values.
+    Code run there for its shapes (a model traced on ``meta``) skips those checks; everything
+    else is checked as usual."""
+    return x.device.type != "meta"
+
+
 def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Raise a clear error unless ``value`` is an int in ``[minimum, maximum]``."""
     if isinstance(value, bool) or not isinstance(value, int):

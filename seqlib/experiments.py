@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import train
-from ._validate import check_int, check_tensor
+from ._validate import check_int, check_tensor, has_values
 from .data import tasks
 from .data.batch import SeqData
 from .models import RecurrentModel
@@ -139,11 +139,12 @@ class CausalTransformer(nn.Module):
             out = self.readout(h)  # (B, T, output_size)
         else:
             if lengths is None:
-                lengths = torch.full((B,), T, dtype=torch.long)
+                lengths = torch.full((B,), T, dtype=torch.long, device=h.device)
             check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-            if len(lengths) != B or int(lengths.max()) > T or int(lengths.min()) < 1:
+            if len(lengths) != B or (has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
                 raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
-            last = h[torch.arange(B), lengths - 1]  # (B, d_model): each sequence's last real position
+            lengths = lengths.to(h.device)
+            last = h[torch.arange(B, device=h.device), lengths - 1]  # (B, d_model): each sequence's last real position
             out = self.readout(last)  # (B, output_size)
         return out.squeeze(-1) if self.squeeze else out
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_tensor
+from ._validate import as_shape, check_int, check_tensor, has_values
 from .attention import AdditiveAttention
 from .recurrent import LSTM
 from .runtime import generator
@@ -141,8 +141,9 @@ def adversarial_attention(model: AttentionClassifier, x: torch.Tensor, epsilon: 
         h = model.states(x)  # (B, T, d)
         alpha = model._alpha(h)  # (B, T)
         p = torch.softmax(model.W_out((alpha.unsqueeze(1) @ h).squeeze(1)), -1)  # (B, C)
-    g = generator(0)
-    z = (alpha.clamp_min(1e-8).log() + 0.1 * torch.randn(alpha.shape, generator=g)).requires_grad_(True)
+    g = generator(0)  # a CPU generator: the start is drawn there, the same on every device, then moved
+    noise = torch.randn(alpha.shape, generator=g, device=g.device).to(alpha)  # (B, T)
+    z = (alpha.clamp_min(1e-8).log() + 0.1 * noise).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
 
     def measure(z):
@@ -151,14 +152,15 @@ def adversarial_attention(model: AttentionClassifier, x: torch.Tensor, epsilon: 
         return a, jensen_shannon(a, alpha), (q - p).abs().sum(-1) / 2
 
     best = alpha.clone()
-    best_js = torch.zeros(len(x))
-    best_tv = torch.zeros(len(x))
+    best_js = alpha.new_zeros(len(x))  # (B,)
+    best_tv = alpha.new_zeros(len(x))  # (B,)
     with torch.enable_grad():
         for _ in range(steps):
             a, js, tv = measure(z)
             with torch.no_grad():  # keep, per sequence, the most different attention that meets the constraint
-                better = (tv <= epsilon) & (js > best_js)
-                best[better], best_js[better], best_tv[better] = a[better], js[better], tv[better]
+                better = (tv <= epsilon) & (js > best_js)  # (B,)
+                best = torch.where(better[:, None], a, best)
+                best_js, best_tv = torch.where(better, js, best_js), torch.where(better, tv, best_tv)
             loss = (-js + penalty * torch.relu(tv - epsilon)).sum()
             opt.zero_grad()
             loss.backward()
@@ -199,11 +201,11 @@ def _target(model, x, target, position):
     if target is None:
         with torch.no_grad():
             return _log_probs(model, x, position).argmax(-1)  # (B,)
-    target = torch.as_tensor(target)
+    target = torch.as_tensor(target, device=x.device)
     check_tensor(target, "target", dims=1, dtype_kind="int")
     if len(target) != len(x):
         raise ValueError(f"target must give one class per sequence: expected {len(x)}, got {len(target)}")
-    if len(target) and int(target.min()) < 0:  # -1 would silently explain the last class
+    if len(target) and has_values(target) and int(target.min()) < 0:  # -1 would silently explain the last class
         where = int(target.argmin())
         raise ValueError(f"target must hold class indices from 0, got {int(target.min())} at index {where}")
     return target.to(x.device)
@@ -235,10 +237,10 @@ def leave_one_out(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None
     position = _check_position(position, T)
     check_int(replace_with, "replace_with", minimum=0)
     target = _target(model, x, target, position)
-    rows = torch.arange(B)
+    rows = torch.arange(B, device=x.device)
     with torch.no_grad():
         base = _log_probs(model, x, position)[rows, target]  # (B,)
-        out = torch.empty(B, T)
+        out = base.new_empty(B, T)
         for s in range(T):
             removed = x.clone()
             removed[:, s] = replace_with
@@ -257,14 +259,15 @@ def _embedding_of(model, embedding):
     return embedding
 
 
-def _gradients(model, x, target, position, embedding, scale):
-    """The embeddings e (B, T, D) and d log p(target) / d(scale * e) at e scaled by ``scale`` (B,)."""
+def _gradients(model, x, target, position, embedding, scale: float):
+    """The embeddings e (B, T, D) and d log p(target) / d(scale * e) at e scaled by ``scale`` (a number)."""
     kept = {}
 
     def hook(module, inputs, output):
         e = output.detach()
         kept["e"] = e
-        scaled = (e * scale[:, None, None]).requires_grad_(True)  # (B, T, D)
+        factor = e.new_full((len(e), 1, 1), scale)  # (B, 1, 1), in e's dtype and on its device
+        scaled = (e * factor).requires_grad_(True)  # (B, T, D)
         kept["scaled"] = scaled
         return scaled
 
@@ -272,7 +275,7 @@ def _gradients(model, x, target, position, embedding, scale):
     try:
         with torch.enable_grad():
             logp = _log_probs(model, x, position)  # (B, C)
-            picked = logp[torch.arange(len(x)), target].sum()
+            picked = logp[torch.arange(len(x), device=logp.device), target].sum()
             (grad,) = torch.autograd.grad(picked, kept["scaled"])
     finally:
         handle.remove()
@@ -298,7 +301,7 @@ def grad_x_input(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None 
     position = _check_position(position, x.shape[1])
     embedding = _embedding_of(model, embedding)
     target = _target(model, x, target, position)
-    e, grad = _gradients(model, x, target, position, embedding, torch.ones(len(x)))
+    e, grad = _gradients(model, x, target, position, embedding, 1.0)
     return (e * grad).sum(-1)  # (B, T)
 
 
@@ -325,8 +328,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tensor
     target = _target(model, x, target, position)
     total = 0
     for k in range(steps):
-        alpha = torch.full((len(x),), (k + 0.5) / steps)
-        e, grad = _gradients(model, x, target, position, embedding, alpha)
+        e, grad = _gradients(model, x, target, position, embedding, (k + 0.5) / steps)
         total = total + grad
     return (e * total / steps).sum(-1)  # (B, T)
 
@@ -370,9 +372,12 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, method: str = "spearman")
     if method == "kendall":
         sa = torch.sign(a[..., :, None] - a[..., None, :])  # (..., T, T)
         sb = torch.sign(b[..., :, None] - b[..., None, :])  # (..., T, T)
-        upper = torch.ones(sa.shape[-2:], dtype=torch.bool).triu(1)  # each pair once
-        s = (sa * sb)[..., upper].sum(-1)
-        na, nb = sa.abs()[..., upper].sum(-1), sb.abs()[..., upper].sum(-1)  # pairs not tied in a, in b
+        upper = torch.ones(sa.shape[-2:], dtype=torch.bool, device=sa.device).triu(1)  # (T, T): each pair once
+        def pairs(t):  # the sum over the pairs s < t of terms -1, 0 or 1: exact in any order
+            return torch.where(upper, t, 0.0).sum((-2, -1))
+
+        s = pairs(sa * sb)
+        na, nb = pairs(sa.abs()), pairs(sb.abs())  # pairs not tied in a, in b
         return (s / torch.sqrt(na * nb)).float()
     raise ValueError(f"method must be 'spearman' or 'kendall', got {method!r}")
 
@@ -399,7 +404,7 @@ def attention_mass_on(weights: torch.Tensor, where: torch.Tensor) -> torch.Tenso
         raise ValueError(f"where must give one position per row, shape {as_shape(weights)[:-1]}, "
                          f"got {as_shape(where)}")
     T = weights.shape[-1]
-    if where.numel() and (int(where.min()) < 0 or int(where.max()) >= T):
+    if where.numel() and has_values(where) and (int(where.min()) < 0 or int(where.max()) >= T):
         raise ValueError(f"positions in where must lie in [0, {T}), got {int(where.min())} to {int(where.max())}")
     return weights.gather(-1, where.unsqueeze(-1).long()).squeeze(-1)
 
@@ -463,6 +468,6 @@ def lstm_states(lstm: nn.LSTM, x: torch.Tensor) -> tuple:
 
 def _check_ids(x, name, vocab_size):
     check_tensor(x, name, dims=2, dtype_kind="int")
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
+    if x.numel() and has_values(x) and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
         raise ValueError(f"{name} holds token ids from {int(x.min())} to {int(x.max())}, outside the vocabulary "
                          f"of size {vocab_size}")

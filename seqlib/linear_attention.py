@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor
+from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values
 
 __all__ = ["elu_feature_map", "linear_attention_parallel", "linear_attention_recurrent", "linear_attention_step",
            "LinearAttention", "LinearAttentionLM"]
@@ -70,9 +70,11 @@ def linear_attention_parallel(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     T = q.shape[-2]
     phi_q, phi_k = elu_feature_map(q), elu_feature_map(k)  # (..., T, d_k)
     scores = phi_q @ phi_k.transpose(-2, -1)  # (..., T, T): phi(q_t) . phi(k_s)
-    offsets = torch.arange(T)[:, None] - torch.arange(T)[None, :]  # (T, T): t - s
+    steps = torch.arange(T, device=q.device)  # (T,)
+    offsets = steps[:, None] - steps[None, :]  # (T, T): t - s
     gamma = 1.0 if decay is None else float(decay)
-    mask = torch.where(offsets >= 0, gamma ** offsets.clamp(min=0).to(q.dtype), torch.zeros((), dtype=q.dtype))
+    mask = torch.where(offsets >= 0, gamma ** offsets.clamp(min=0).to(q.dtype),
+                       torch.zeros((), dtype=q.dtype, device=q.device))
     scores = scores * mask  # (..., T, T): zero above the diagonal (the future)
     out = scores @ v  # (..., T, d_v)
     if normalize:
@@ -222,6 +224,6 @@ class LinearAttentionLM(nn.Module):
 
 def _check_ids(x, vocab_size):
     check_tensor(x, "x (token ids)", dims=2, dtype_kind="int")
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
+    if x.numel() and has_values(x) and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
         raise ValueError(f"x must hold token ids in [0, {vocab_size}), got values from {int(x.min())} "
                          f"to {int(x.max())}")

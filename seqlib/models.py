@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._validate import check_int, check_tensor
+from ._validate import check_int, check_tensor, has_values
 
 __all__ = ["RecurrentModel", "set_forget_bias", "train_on_adding", "KINDS"]
 
@@ -88,9 +88,9 @@ class RecurrentModel(nn.Module):
             check_tensor(x, "x", dims=3, dtype_kind="float")
         B, T = x.shape[:2]
         if lengths is None:
-            lengths = torch.full((B,), T, dtype=torch.long)
+            lengths = torch.full((B,), T, dtype=torch.long, device=x.device)
         check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-        if len(lengths) != B or int(lengths.max()) > T or int(lengths.min()) < 1:
+        if len(lengths) != B or (has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
             raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
         x = self._dropout(x)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)

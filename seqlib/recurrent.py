@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor
+from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values
 from .data.batch import lengths_to_mask
 
 __all__ = ['RNNCell', 'LSTMCell', 'GRUCell', 'RNN', 'LSTM', 'GRU']
@@ -281,6 +281,7 @@ class _Recurrent(nn.Module):
         if not self.batch_first:
             x = x.transpose(0, 1)  # (T, B, I) -> (B, T, I)
         B, T, _ = x.shape
+        padded = lengths is not None  # without lengths no step is padding (and nothing asks the values)
         lengths = self._check_lengths(lengths, B, T, x.device)
         mask = lengths_to_mask(lengths, T)  # (B, T): True at real steps
         initial = self._split_state(state, B, x)  # one initial state per (layer, direction)
@@ -293,7 +294,8 @@ class _Recurrent(nn.Module):
             outputs = []
             for direction in range(D):
                 k = layer * D + direction
-                output, final = self._run(self.cells[k], layer_input, mask, initial[k], reverse=direction == 1)
+                output, final = self._run(self.cells[k], layer_input, mask, initial[k], reverse=direction == 1,
+                                          padded=padded)
                 outputs.append(output)
                 finals.append(final)
             layer_input = torch.cat(outputs, dim=-1)  # (B, T, D*H)
@@ -301,16 +303,17 @@ class _Recurrent(nn.Module):
         return output, self._stack_states(finals)
 
     @staticmethod
-    def _run(cell, x, mask, state, reverse):
+    def _run(cell, x, mask, state, reverse, padded=True):
         """Run ``cell`` over x (B, T, F), forwards or backwards in time -> outputs (B, T, H), final state.
 
         At a padded step (``mask`` False) a sequence keeps its state and outputs 0. Going forwards,
         its state then stays at its last real step; going backwards, the padding comes first, so
         the state is still the initial one when the sequence's last real element arrives.
+        ``padded`` False promises that ``mask`` is all True (no lengths were given), which skips
+        replacing padded inputs; with True the result is the same, bit for bit, on a full batch.
         """
         T = x.shape[1]
         outputs = [None] * T
-        padded = not bool(mask.all())
         zero = torch.zeros((), dtype=x.dtype, device=x.device)
         for t in (reversed(range(T)) if reverse else range(T)):
             keep = mask[:, t, None]  # (B, 1)
@@ -334,10 +337,12 @@ class _Recurrent(nn.Module):
         if lengths is None:
             return torch.full((B,), T, dtype=torch.long, device=device)
         if not isinstance(lengths, torch.Tensor):
-            lengths = torch.as_tensor(lengths)
+            lengths = torch.as_tensor(lengths, device=device)
         check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
         if len(lengths) != B:
             raise ValueError(f"lengths must have one entry per sequence: expected {B}, got {len(lengths)}")
+        if not has_values(lengths):  # the meta device: shapes only
+            return lengths.to(device=device, dtype=torch.long)
         if int(lengths.max()) > T:
             raise ValueError(f"a length of {int(lengths.max())} exceeds the padded sequence length {T}")
         if int(lengths.min()) < 1:

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._validate import as_shape, check_int, check_tensor
+from ._validate import as_shape, check_int, check_tensor, has_values
 from .attention import AdditiveAttention, MultiplicativeAttention
 from .data.batch import SeqData, batches, lengths_to_mask
 from .data.tasks import IGNORE
@@ -255,7 +255,7 @@ class Seq2Seq(nn.Module):
         if len(src_lengths) != B:
             raise ValueError(f"src_lengths must have one entry per sequence of src: expected {B}, "
                              f"got {len(src_lengths)} (src has shape {as_shape(src)})")
-        if B and (int(src_lengths.max()) > S or int(src_lengths.min()) < 1):
+        if B and has_values(src_lengths) and (int(src_lengths.max()) > S or int(src_lengths.min()) < 1):
             raise ValueError(f"src_lengths must lie between 1 and the source length S={S}, got minimum "
                              f"{int(src_lengths.min())} and maximum {int(src_lengths.max())}")
         _check_ids(src, "src", self.src_vocab_size, "src_vocab_size")
@@ -272,7 +272,7 @@ class Seq2Seq(nn.Module):
 
 def _check_ids(ids, name, size, size_name):
     """Raise a clear error unless every id lies in 0..size-1 (an embedding's rows)."""
-    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= size):
+    if ids.numel() and has_values(ids) and (int(ids.min()) < 0 or int(ids.max()) >= size):
         bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
         raise ValueError(f"{name} holds the token id {bad}, outside the vocabulary: {size_name}={size} "
                          f"allows ids 0..{size - 1}")

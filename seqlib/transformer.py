@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor
+from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values
 from .attention import KVCache, MultiHeadAttention
 from .data.batch import lengths_to_mask
 from .positions import LearnedPositions, SinusoidalPositions
@@ -628,7 +628,7 @@ class Transformer(nn.Module):
             the memory (B, S, d_model); its padded positions hold values that nothing attends to.
         """
         _check_tokens(src, "src", self.src_vocab)
-        padding = _padding_mask(src_lengths, "src_lengths", *src.shape)  # (B, S): True at padding
+        padding = _padding_mask(src_lengths, "src_lengths", *src.shape, src.device)  # (B, S): True at padding
         return self.encoder(self.src_embedding(src), src_key_padding_mask=padding)  # (B, S, d_model)
 
     def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_lengths: torch.Tensor | None = None,
@@ -648,10 +648,11 @@ class Transformer(nn.Module):
         """
         _check_tokens(tgt_in, "tgt_in", self.tgt_vocab)
         check_tensor(memory, "memory", dims=3, dtype_kind="float")
-        memory_padding = _padding_mask(src_lengths, "src_lengths", memory.shape[0], memory.shape[1])  # (B, S)
+        memory_padding = _padding_mask(src_lengths, "src_lengths", memory.shape[0], memory.shape[1],
+                                       memory.device)  # (B, S)
         if cache is not None and tgt_lengths is not None:
             raise ValueError("tgt_lengths cannot be combined with a cache: decoding token by token has no padding")
-        tgt_padding = _padding_mask(tgt_lengths, "tgt_lengths", *tgt_in.shape)  # (B, T): True at padding
+        tgt_padding = _padding_mask(tgt_lengths, "tgt_lengths", *tgt_in.shape, tgt_in.device)  # (B, T): True at padding
         start = 0 if cache is None else cache.length
         x = self.tgt_embedding(tgt_in, start=start)  # (B, T, d_model)
         x = self.decoder(x, memory, tgt_key_padding_mask=tgt_padding, memory_key_padding_mask=memory_padding,
@@ -894,22 +895,26 @@ def _check_tokens(x, name, vocab_size):
     if x.shape[1] == 0:
         raise ValueError(f"{name} must hold at least one token per sequence, got shape {as_shape(x)}")
     outside = (x < 0) | (x >= vocab_size)  # (B, T)
-    if outside.any():
+    if has_values(x) and outside.any():
         b, t = (int(i) for i in outside.nonzero()[0])
         raise ValueError(f"token id {int(x[b, t])} is outside the vocabulary of size {vocab_size} "
                          f"({name}[{b}, {t}])")
     return x
 
 
-def _padding_mask(lengths, name, B, T):
-    """The book's lengths (B,) -> PyTorch's key padding mask (B, T), True at padding; None for None."""
+def _padding_mask(lengths, name, B, T, device=None):
+    """The book's lengths (B,) -> PyTorch's key padding mask (B, T) on ``device`` (the tokens'), True at
+    padding; None for None."""
     if lengths is None:
         return None
     if not isinstance(lengths, torch.Tensor):
-        lengths = torch.as_tensor(lengths)
+        lengths = torch.as_tensor(lengths, device=device)
     check_tensor(lengths, name, dims=1, dtype_kind="int")
     if len(lengths) != B:
         raise ValueError(f"{name} must have one entry per sequence: expected {B}, got {len(lengths)}")
+    lengths = lengths.to(device or lengths.device)
+    if not has_values(lengths):  # the meta device: shapes only
+        return ~lengths_to_mask(lengths, T)
     if int(lengths.max()) > T:
         raise ValueError(f"{name}: a length of {int(lengths.max())} exceeds the padded sequence length {T}")
     if int(lengths.min()) < 1:

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .._validate import check_int, check_tensor
+from .._validate import check_int, check_tensor, has_values
 from ..runtime import generator
 
 
@@ -59,6 +59,10 @@ def pad(sequences: Sequence[torch.Tensor], pad_value: float = 0, length: int | N
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """lengths (B,) -> mask (B, T): True where t < lengths[b]."""
     check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
+    if not has_values(lengths):  # on the meta device: the shape is known, the values are not
+        if max_len is None:
+            raise ValueError("lengths on the meta device have no values to find the longest in; pass max_len")
+        return torch.arange(check_int(max_len, "max_len", minimum=0), device=lengths.device)[None, :] < lengths[:, None]
     if len(lengths) and int(lengths.min()) < 0:
         raise ValueError(f"lengths must be non-negative, got minimum {int(lengths.min())}")
     longest = int(lengths.max()) if len(lengths) else 0

@@ -134,6 +134,8 @@ class CausalTransformer(nn.Module):
         else:
             check_tensor(x, "x", dims=3, dtype_kind="float")
         B, T = x.shape[:2]
+        if T == 0:  # as RecurrentModel (and nn.LSTM): a batch may be empty, a sequence may not
+            raise ValueError(f"x must have at least one time step (T >= 1), got T=0 in x of shape {tuple(x.shape)}")
         h = self.layers(self.embed(x), is_causal=True)  # (B, T, d_model)
         if self.per_step:
             out = self.readout(h)  # (B, T, output_size)
@@ -141,7 +143,7 @@ class CausalTransformer(nn.Module):
             if lengths is None:
                 lengths = torch.full((B,), T, dtype=torch.long, device=h.device)
             check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-            if len(lengths) != B or (has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
+            if len(lengths) != B or (B and has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
                 raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
             lengths = lengths.to(h.device)
             last = h[torch.arange(B, device=h.device), lengths - 1]  # (B, d_model): each sequence's last real position

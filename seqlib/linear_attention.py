@@ -64,7 +64,7 @@ def linear_attention_parallel(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
         eps: added to the normaliser.
 
     Returns:
-        the outputs (..., T, d_v).
+        the outputs (..., T, d_v); empty for T = 0, as in :func:`linear_attention_recurrent`.
     """
     _check_qkv(q, k, v, decay)
     T = q.shape[-2]
@@ -109,9 +109,12 @@ def linear_attention_recurrent(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     """Causal linear attention one token at a time, with a state of fixed size d_k x d_v (+ d_k).
 
     Same arguments and result as :func:`linear_attention_parallel`: q, k (..., T, d_k), v (..., T, d_v)
-    -> outputs (..., T, d_v). The memory it carries does not grow with T.
+    -> outputs (..., T, d_v). The memory it carries does not grow with T. Both forms give an
+    empty result for T = 0 (or an empty batch), as ``F.scaled_dot_product_attention`` does.
     """
     _check_qkv(q, k, v, decay)
+    if q.shape[-2] == 0:  # no step: no output
+        return q.new_empty(q.shape[:-1] + (v.shape[-1],))  # (..., 0, d_v)
     S = q.new_zeros(q.shape[:-2] + (q.shape[-1], v.shape[-1]))  # (..., d_k, d_v)
     z = q.new_zeros(q.shape[:-2] + (q.shape[-1],))  # (..., d_k)
     outs = []
@@ -212,7 +215,10 @@ class LinearAttentionLM(nn.Module):
         self.state_size = num_layers * nhead * d_k * (d_k + 1)
 
     def forward(self, x: torch.Tensor, mode: str | None = None) -> torch.Tensor:
-        """Token ids x (B, T) -> next-token logits (B, T, vocab_size); position t sees tokens 0..t."""
+        """Token ids x (B, T) -> next-token logits (B, T, vocab_size); position t sees tokens 0..t.
+
+        As :class:`seqlib.transformer.DecoderOnlyLM`: B = 0 gives empty logits, T = 0 raises a ValueError
+        (in either mode)."""
         _check_ids(x, self.vocab_size)
         mode = mode or self.mode
         h = self.embedding(x)  # (B, T, d_model)
@@ -223,7 +229,10 @@ class LinearAttentionLM(nn.Module):
 
 
 def _check_ids(x, vocab_size):
+    """Token ids (B, T), T >= 1, in [0, vocab_size): a language model's input."""
     check_tensor(x, "x (token ids)", dims=2, dtype_kind="int")
+    if x.shape[1] == 0:
+        raise ValueError(f"x must hold at least one token per sequence (T >= 1), got T=0 in shape {as_shape(x)}")
     if x.numel() and has_values(x) and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
         raise ValueError(f"x must hold token ids in [0, {vocab_size}), got values from {int(x.min())} "
                          f"to {int(x.max())}")

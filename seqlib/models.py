@@ -51,6 +51,8 @@ class RecurrentModel(nn.Module):
 
     ``forward(x, lengths=None)``: x is (B, T, input_size) features or (B, T) token ids; with
     ``lengths`` (B,) the batch is packed, so padding never reaches the state, in either direction.
+    As with ``nn.LSTM``, an empty batch (B = 0) gives an empty result, and sequences of no step
+    (T = 0) raise a ValueError.
     """
 
     def __init__(self, kind: str, input_size: int, hidden_size: int, output_size: int = 1, *, tokens: bool = False,
@@ -87,16 +89,23 @@ class RecurrentModel(nn.Module):
         else:
             check_tensor(x, "x", dims=3, dtype_kind="float")
         B, T = x.shape[:2]
+        if T == 0:
+            raise ValueError(f"x must have at least one time step (T >= 1), as torch.nn.{type(self.rnn).__name__} "
+                             f"requires; got T=0 in x of shape {tuple(x.shape)}")
         if lengths is None:
             lengths = torch.full((B,), T, dtype=torch.long, device=x.device)
         check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-        if len(lengths) != B or (has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
+        if len(lengths) != B or (B and has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
             raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
         x = self._dropout(x)
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        outputs, state = self.rnn(packed)
+        if B == 0:  # pack_padded_sequence refuses an empty batch; the layer itself takes one
+            outputs, state = self.rnn(x)  # (0, T, D*H)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            outputs, state = self.rnn(packed)
         if self.per_step:
-            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=T)  # (B, T, D*H)
+            if B:
+                outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=T)  # (B, T, D*H)
             out = self.readout(self._dropout(outputs))  # (B, T, output_size)
         else:
             h_n = state[0] if isinstance(state, tuple) else state  # (layers*D, B, H)

@@ -326,9 +326,13 @@ class _Recurrent(nn.Module):
         return torch.stack(outputs, dim=1), state  # (B, T, H)
 
     def _check_input(self, x):
-        check_sequences(x, "x", self.input_size, "input_size", self.batch_first)
-        if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"x must hold at least one sequence of at least one step, got shape {as_shape(x)}")
+        """As ``torch.nn.RNN``, ``nn.LSTM`` and ``nn.GRU``: a batch of 0 sequences gives empty outputs and
+        states, a sequence of 0 steps is an error (it has no final state)."""
+        B, T = check_sequences(x, "x", self.input_size, "input_size", self.batch_first)
+        if T == 0:
+            layout = "(batch, time, input_size)" if self.batch_first else "(time, batch, input_size)"
+            raise ValueError(f"x must have at least one time step (T >= 1), as torch.nn.{self.torch_class.__name__} "
+                             f"requires; got T=0 in x of shape {as_shape(x)} {layout}")
         return x
 
     @staticmethod
@@ -341,7 +345,7 @@ class _Recurrent(nn.Module):
         check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
         if len(lengths) != B:
             raise ValueError(f"lengths must have one entry per sequence: expected {B}, got {len(lengths)}")
-        if not has_values(lengths):  # the meta device: shapes only
+        if not has_values(lengths) or B == 0:  # the meta device (shapes only), or no sequence at all
             return lengths.to(device=device, dtype=torch.long)
         if int(lengths.max()) > T:
             raise ValueError(f"a length of {int(lengths.max())} exceeds the padded sequence length {T}")
@@ -406,7 +410,8 @@ class RNN(_Recurrent):
 
     Calling ``rnn(x, state=None, lengths=None)`` returns ``(output, h_n)``:
 
-    - x is (B, T, I), or (T, B, I) when ``batch_first`` is False;
+    - x is (B, T, I), or (T, B, I) when ``batch_first`` is False. As in PyTorch, B = 0 gives
+      empty outputs and states, and T = 0 raises a ValueError (no step, no final state);
     - ``state`` is the initial hidden state h_0 (num_layers * D, B, H), zeros if None;
       D is 2 if bidirectional, else 1, and row ``layer * D + direction`` belongs to one layer
       and direction (direction 1 reads backwards);

@@ -52,9 +52,12 @@ def linear_recurrence_loop(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | 
         h0: the state before the first step, (B, ...); zeros if None.
 
     Returns:
-        every state h_1 ... h_T, shape (B, T, ...).
+        every state h_1 ... h_T, shape (B, T, ...). As for ``torch.cumsum``, T = 0 (or B = 0)
+        gives an empty result of that shape, as :func:`linear_recurrence_scan` does.
     """
     _check_ab(a, b, h0)
+    if a.shape[1] == 0:  # no step: no state
+        return b.new_empty(b.shape)  # (B, 0, ...)
     h = torch.zeros_like(b[:, 0]) if h0 is None else h0  # (B, ...)
     states = []
     for t in range(a.shape[1]):  # T sequential steps: step t needs step t - 1
@@ -75,8 +78,8 @@ def combine(first: tuple, second: tuple) -> tuple:
 
 
 def scan_rounds(T: int) -> int:
-    """The number of sequential rounds of :func:`linear_recurrence_scan` for T steps: ceil(log2 T)."""
-    check_int(T, "T", minimum=1)
+    """The number of sequential rounds of :func:`linear_recurrence_scan` for T steps: ceil(log2 T) (0 for T <= 1)."""
+    check_int(T, "T", minimum=0)
     return math.ceil(math.log2(T)) if T > 1 else 0
 
 
@@ -94,7 +97,8 @@ def linear_recurrence_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | 
         h0: the state before the first step, (B, ...); zeros if None.
 
     Returns:
-        every state h_1 ... h_T, shape (B, T, ...), equal to :func:`linear_recurrence_loop`'s.
+        every state h_1 ... h_T, shape (B, T, ...), equal to :func:`linear_recurrence_loop`'s
+        (empty for T = 0 or B = 0).
     """
     _check_ab(a, b, h0)
     if h0 is not None:  # fold h0 into the first input: h_1 = a_1 h0 + b_1
@@ -124,6 +128,8 @@ class MinGRU(nn.Module):
         hidden_size: H, the state's width.
 
     ``forward(x, mode="scan")``: x (B, T, D) -> states (B, T, H); ``mode="loop"`` steps through time.
+    Both give an empty result for B = 0 or T = 0, as the recurrence does (unlike ``nn.GRU``,
+    which refuses T = 0: minGRU returns no final state apart from its outputs).
     """
 
     def __init__(self, input_size: int, hidden_size: int):

@@ -49,7 +49,7 @@ def selective_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
         mode: ``"scan"`` (parallel, ceil(log2 T) rounds) or ``"loop"`` (T steps).
 
     Returns:
-        y (batch, T, d).
+        y (batch, T, d); empty for batch = 0 or T = 0, in either mode, as the recurrence is.
     """
     check_tensor(x, "x", dims=3, dtype_kind="float")
     bt, d = tuple(x.shape[:2]), x.shape[2]
@@ -153,10 +153,11 @@ class MambaBlock(nn.Module):
         self.W_out = nn.Linear(self.d_inner, d_model, bias=False)
 
     def forward(self, x: torch.Tensor, mode: str = "scan") -> torch.Tensor:
-        """x (B, T, d_model) -> (B, T, d_model)."""
+        """x (B, T, d_model) -> (B, T, d_model); empty for B = 0 or T = 0 (as SelectiveSSM's)."""
         _, T = check_sequences(x, "x", self.d_model, "d_model")
         u, g = self.W_in(x).chunk(2, dim=-1)  # (B, T, d_inner) each
-        u = self.conv(u.transpose(1, 2))[..., :T].transpose(1, 2)  # (B, T, d_inner): keep the causal part
+        if T:  # (nn.Conv1d refuses 0 steps; with none, there is nothing to convolve and the result is empty)
+            u = self.conv(u.transpose(1, 2))[..., :T].transpose(1, 2)  # (B, T, d_inner): keep the causal part
         y = self.ssm(F.silu(u), mode=mode) * F.silu(g)  # (B, T, d_inner)
         return self.W_out(y)  # (B, T, d_model)
 
@@ -199,7 +200,9 @@ class MambaLM(nn.Module):
         self.state_size = num_layers * expand * d_model * (d_state + d_conv - 1)
 
     def forward(self, x: torch.Tensor, mode: str | None = None) -> torch.Tensor:
-        """Token ids x (B, T) -> next-token logits (B, T, vocab_size); position t sees tokens 0..t."""
+        """Token ids x (B, T) -> next-token logits (B, T, vocab_size); position t sees tokens 0..t.
+
+        As :class:`seqlib.transformer.DecoderOnlyLM`: B = 0 gives empty logits, T = 0 raises a ValueError."""
         _check_ids(x, self.vocab_size)
         mode = mode or self.mode
         h = self.embedding(x)  # (B, T, d_model)

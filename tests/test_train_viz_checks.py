@@ -292,3 +292,127 @@ def test_encoder_layer_checker_names_typical_mistakes():
     with pytest.raises(AssertionError, match=r"differs from torch.nn.TransformerEncoderLayer\(norm_first=True\) "
                                              r"by up to [0-9.e+-]+\.$"):
         checks.check_encoder_layer(lambda x, attend, ffn, norm1, norm2: 2 * _pre_norm(x, attend, ffn, norm1, norm2))
+
+
+# ---------------------------------------------------------------------------------------------
+# Every grader: the same answer in other types passes; a crash or a wrong type names the case
+# ---------------------------------------------------------------------------------------------
+
+def _rnn_step(x_t, h, W_ih, W_hh, b_ih, b_hh):
+    return torch.tanh(x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+
+
+def _lstm_step(x_t, h, c, W_ih, W_hh, b_ih, b_hh):
+    i, f, g, o = (x_t @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, dim=1)
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), c
+
+
+def _dot_attention(q, k, v, mask):
+    w = torch.softmax(torch.einsum("bh,bsh->bs", q, k).masked_fill(~mask, float("-inf")), dim=-1)
+    return torch.einsum("bs,bsd->bd", w, v), w
+
+
+def _lstm_params(I, H, L):
+    return 4 * (H * I + H * H) + 8 * H + (L - 1) * (4 * 2 * H * H + 8 * H)
+
+
+def _graders():
+    from seqlib import forecast, interpret, linear_attention
+
+    return {
+        "check_pad": (checks.check_pad, lambda seqs: data.pad(seqs)),
+        "check_masked_mean": (checks.check_masked_mean, data.masked_mean),
+        "check_rnn_step": (checks.check_rnn_step, _rnn_step),
+        "check_lstm_step": (checks.check_lstm_step, _lstm_step),
+        "check_dot_attention": (checks.check_dot_attention, _dot_attention),
+        "check_causal_attention": (checks.check_causal_attention, lambda q, k, v: _attend(q, k, v, _lower(q.shape[1]))),
+        "check_encoder_layer": (checks.check_encoder_layer, _pre_norm),
+        "check_leave_one_out": (checks.check_leave_one_out, interpret.leave_one_out),
+        "check_linear_attention": (checks.check_linear_attention, linear_attention.linear_attention_recurrent),
+        "check_seasonal_naive": (checks.check_seasonal_naive, forecast.seasonal_naive),
+    }
+
+
+def _convert(out, how):
+    if isinstance(out, tuple):
+        return tuple(_convert(o, how) for o in out)
+    return how(out.detach()) if isinstance(out, torch.Tensor) else out
+
+
+CONVERSIONS = {"float64": lambda t: t.double(), "numpy": lambda t: t.numpy(), "list": lambda t: t.tolist()}
+
+
+def test_every_grader_is_covered_here():
+    assert set(_graders()) | {"check_lstm_params"} == set(checks.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(_graders()))
+@pytest.mark.parametrize("conversion", sorted(CONVERSIONS))
+def test_graders_accept_a_correct_answer_of_any_type(name, conversion):
+    grade, correct = _graders()[name]
+    report = grade(correct)
+    assert "agree" in report
+    assert grade(lambda *args: _convert(correct(*args), CONVERSIONS[conversion])) == report
+
+
+@pytest.mark.parametrize("name", sorted(_graders()) + ["check_lstm_params"])
+def test_graders_name_the_case_of_a_function_that_raises_or_returns_the_wrong_type(name):
+    grade = checks.check_lstm_params if name == "check_lstm_params" else _graders()[name][0]
+
+    def crashes(*args):
+        raise IndexError("index 7 is out of bounds")
+
+    with pytest.raises(AssertionError, match=r"^(case 0 \(|input_size=5, hidden_size=3, num_layers=2).*: your function "
+                                             r"raised IndexError: index 7 is out of bounds") as raised:
+        grade(crashes)
+    assert isinstance(raised.value.__cause__, IndexError)  # the learner's own traceback comes with it
+    if name == "check_pad":
+        assert "sequences [[5]]" in str(raised.value)  # the inputs themselves
+    for wrong in ("a string", None, {"a": 1}):
+        with pytest.raises(AssertionError, match=r"case 0|input_size=5, hidden_size=3, num_layers=2") as raised:
+            grade(lambda *args, wrong=wrong: wrong)
+        assert "expected" in str(raised.value)
+    if name != "check_lstm_params":
+        with pytest.raises(AssertionError, match=r"case 0.*(shape|tuple|pair)"):
+            grade(lambda *args: torch.zeros(1, 2, 3, 4, 5))  # the wrong shape
+        with pytest.raises(AssertionError, match=r"case 0.*expected"):
+            grade(lambda *args: [[1.0, 2.0], [3.0]])  # a ragged list: no tensor at all
+
+
+def test_check_pad_compares_without_rounding():
+    def almost(seqs):
+        padded, lengths = data.pad(seqs)
+        return padded + 0.4, lengths  # rounds to the right ids, but is not them
+
+    with pytest.raises(AssertionError, match="padded values differ"):
+        checks.check_pad(almost)
+    with pytest.raises(AssertionError, match="lengths should be"):
+        checks.check_pad(lambda seqs: (data.pad(seqs)[0], data.pad(seqs)[1] + 0.3))
+    assert "agree" in checks.check_pad(lambda seqs: (data.pad(seqs)[0].double(), data.pad(seqs)[1].double()))
+
+
+@pytest.mark.parametrize("box", [int, "numpy int64", "numpy float64", "0-d array", "float", "tensor"])
+def test_check_lstm_params_accepts_any_integer(box):
+    import numpy as np
+
+    wrap = {int: int, "numpy int64": np.int64, "numpy float64": np.float64, "0-d array": np.array,
+            "float": float, "tensor": torch.tensor}[box]
+    assert "agree" in checks.check_lstm_params(lambda I, H, L: wrap(_lstm_params(I, H, L)))
+    with pytest.raises(AssertionError, match="expected an int"):
+        checks.check_lstm_params(lambda I, H, L: _lstm_params(I, H, L) + 0.5)
+
+
+@pytest.mark.parametrize("slip, message", [
+    (lambda I, H, L: _lstm_params(I, H, L) - 4 * H * L, "one bias per gate"),
+    (lambda I, H, L: _lstm_params(I, H, L) - 8 * H * L, "no biases"),
+    (lambda I, H, L: 3 * (H * I + H * H) + 6 * H + (L - 1) * (3 * 2 * H * H + 6 * H), "three gate blocks"),
+    (lambda I, H, L: L * (4 * (H * I + H * H) + 8 * H), "every layer reading input_size"),
+    (lambda I, H, L: 4 * (H * I + H * H) + 8 * H, "one layer only"),
+    (lambda I, H, L: 4 * H * I + 8 * H + (L - 1) * (4 * H * H + 8 * H), "no recurrent matrix"),
+    (lambda I, H, L: _lstm_params(H, I, L), "input_size and hidden_size swapped"),
+    (lambda I, H, L: _lstm_params(I, I, L), "input_size used for hidden_size"),
+])
+def test_check_lstm_params_names_each_usual_slip_on_its_first_case(slip, message):
+    with pytest.raises(AssertionError, match=rf"^input_size=5, hidden_size=3, num_layers=2: .*{message}"):
+        checks.check_lstm_params(slip)

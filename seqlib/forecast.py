@@ -7,6 +7,8 @@ The pieces, in the order Chapter 9 uses them:
     backtest(forecast, values, folds)            call forecast(history) at each origin, with only the past
     Forecaster(kind, context, horizon)           linear, LSTM or Transformer: the last ``context`` values -> ``horizon``
     neural_forecast(kind, context, horizon)      a forecast function that trains a fresh Forecaster on each history
+    split_windows(x, y, val_windows)             the last windows for validation, a gap, the rest for training
+    train_forecaster(kind, history, ...)         one Forecaster trained on a history, early-stopped on its last windows
 
 A test window is never seen in training: ``backtest`` hands ``forecast`` a copy of the values
 before the origin and nothing else, so no model can peek, whatever it does inside.
@@ -24,7 +26,8 @@ from torch import nn
 from ._validate import check_int
 from .models import RecurrentModel
 
-__all__ = ["seasonal_naive", "Fold", "rolling_origin", "backtest", "mae", "Forecaster", "neural_forecast", "KINDS"]
+__all__ = ["seasonal_naive", "Fold", "rolling_origin", "backtest", "mae", "Forecaster", "neural_forecast",
+           "split_windows", "train_forecaster", "KINDS"]
 
 KINDS = ("linear", "lstm", "transformer")
 
@@ -63,7 +66,7 @@ def seasonal_naive(history, horizon: int, season: int) -> torch.Tensor:
     if len(y) < season:
         raise ValueError(f"history must hold at least one season ({season} values), got {len(y)}")
     last_season = y[len(y) - season:]  # (season,)
-    h = torch.arange(horizon)  # h - 1 for h = 1 .. horizon
+    h = torch.arange(horizon, device=y.device)  # h - 1 for h = 1 .. horizon
     return last_season[h % season]  # (horizon,)
 
 
@@ -237,7 +240,7 @@ def _least_squares(model: Forecaster, x: torch.Tensor, y: torch.Tensor) -> None:
     level = x[:, -1:]  # (N, 1)
     z = ((x - level) / model.scale).double()  # (N, C); its last column is 0, so it is left out of the fit
     target = ((y - level) / model.scale).double()  # (N, H)
-    design = torch.cat([z[:, :-1], torch.ones(len(z), 1, dtype=z.dtype)], dim=1)  # (N, C): a column for the bias
+    design = torch.cat([z[:, :-1], torch.ones(len(z), 1, dtype=z.dtype, device=z.device)], dim=1)  # (N, C): a column for the bias
     solution = torch.linalg.lstsq(design, target, driver="gelsd").solution  # (C, H)
     with torch.no_grad():
         model.core.weight.zero_()
@@ -291,3 +294,67 @@ def neural_forecast(kind: str, context: int, horizon: int, *, epochs: int = 20, 
             return model(y[-context:].float()[None])[0]  # (H,)
 
     return forecast
+
+
+def split_windows(x: torch.Tensor, y: torch.Tensor, val_windows: int):
+    """Split time-ordered windows into training and validation windows with no shared target.
+
+    The last ``val_windows`` windows validate. A training window's targets must end before the
+    first validation target, so the ``horizon - 1`` windows just before the validation ones are
+    dropped: window ``i`` has targets at ``i + C .. i + C + H - 1``, and the validation targets
+    start at ``N - val_windows + C``.
+
+    Args:
+        x: inputs (N, C); y: targets (N, H), from :func:`seqlib.data.make_windows`, oldest first.
+        val_windows: how many of the last windows validate (at least 1).
+
+    Returns:
+        ``(x_train, y_train, x_val, y_val)``.
+    """
+    n, horizon = len(x), y.shape[1]
+    check_int(val_windows, "val_windows", minimum=1)
+    n_train = n - val_windows - horizon + 1
+    if n_train < 1:
+        raise ValueError(f"{n} windows leave no training window beside {val_windows} validation windows and a gap "
+                         f"of {horizon - 1} (horizon - 1); use fewer validation windows or a longer history")
+    return x[:n_train], y[:n_train], x[n - val_windows:], y[n - val_windows:]
+
+
+def train_forecaster(kind: str, history, context: int, horizon: int, *, val_windows: int = 24,
+                     epochs: int = 200, patience: int = 25, batch_size: int = 32, lr: float = 3e-3,
+                     seed: int = 0, **sizes):
+    """Train one :class:`Forecaster` on ``history``, early-stopped on its last windows.
+
+    The windows of ``history`` are split by :func:`split_windows`: the model trains on the older
+    ones and stops when its loss on the last ``val_windows`` ones (the mean squared error, in
+    units of ``scale``) has not improved for ``patience`` epochs, keeping the best epoch's
+    weights. A ``"linear"`` model is fitted by least squares on the same training windows.
+
+    Returns:
+        ``(model, history, val_loss)``: the trained model, its :class:`seqlib.train.History`
+        (None for ``"linear"``) and its validation loss (scaled mean squared error).
+    """
+    from . import train
+    from .data import SeqData, make_windows
+    from .runtime import seed_everything
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    y = _as_series(history, "history")
+    x_all, y_all = make_windows(y.numpy(), context, horizon)  # (N, C), (N, H)
+    x_train, y_train, x_val, y_val = split_windows(x_all, y_all, val_windows)
+    scale = (y_train - x_train[:, -1:]).std().item() or 1.0
+    seed_everything(seed)
+    model = Forecaster(kind, context, horizon, scale=scale, **sizes)
+
+    def scaled_mse(pred, target):  # the loss in units of scale, so learning rates mean the same on any series
+        return train.mse(pred / scale, target / scale)
+
+    val = SeqData(x_val, y_val)
+    if kind == "linear":
+        _least_squares(model, x_train, y_train)
+        log = None
+    else:
+        log = train.fit(model, SeqData(x_train, y_train), epochs=epochs, batch_size=batch_size, lr=lr,
+                        loss=scaled_mse, metrics=(), val=val, patience=patience, seed=seed, progress=False)
+    return model, log, train.evaluate(model, val, loss=scaled_mse, metrics=())["loss"]

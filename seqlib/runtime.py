@@ -25,6 +25,16 @@ import torch
 DEVICES = ("cpu", "cuda", "auto")
 SEED_OFFSET_VARIABLE = "SEQLIB_SEED_OFFSET"
 MAX_SEED = 2**32 - 1  # NumPy's global generator takes seeds below 2**32
+# The book's pinned CPU numerics (the same values as kernel.env at the repository's root, which a
+# test keeps in step): set before PyTorch loads, they fix its kernels to AVX2 on any x86-64.
+PINNED_NUMERICS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
+def numerics_pinned() -> bool:
+    """Whether this process runs with the pinned numerics (and PyTorch took its AVX2 path)."""
+    if any(os.environ.get(k) != v for k, v in PINNED_NUMERICS.items()):
+        return False
+    return torch.backends.cpu.get_cpu_capability() == "AVX2"
 
 
 def seed_offset() -> int:

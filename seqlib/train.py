@@ -63,9 +63,13 @@ METRICS: dict[str, Callable] = {"accuracy": accuracy}
 @dataclass
 class History:
     """One row per epoch: ``epoch``, ``train_loss``, ``grad_norm``, ``seconds`` and, with
-    validation data, ``val_loss`` and ``val_<metric>``."""
+    validation data, ``val_loss`` and ``val_<metric>``.
+
+    ``best_epoch`` is the epoch whose weights the model kept when ``fit`` stopped early
+    (``patience``); otherwise None."""
 
     rows: list = field(default_factory=list)
+    best_epoch: int | None = None
 
     def log(self, **row) -> None:
         self.rows.append(row)
@@ -130,7 +134,8 @@ def evaluate(model: nn.Module, data, loss="cross_entropy", metrics=("accuracy",)
 
 def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
         loss="cross_entropy", metrics=("accuracy",), val=None, clip: float | None = None,
-        weight_decay: float = 0.0, warmup: int = 0, seed: int = 0, progress: bool | None = None) -> History:
+        weight_decay: float = 0.0, warmup: int = 0, seed: int = 0, patience: int | None = None,
+        progress: bool | None = None) -> History:
     """Train ``model`` on ``data`` with Adam; return the per-epoch :class:`seqlib.train.History`.
 
     Args:
@@ -144,9 +149,16 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
         clip: if given, rescale gradients whose global norm exceeds it.
         warmup: the number of optimiser steps over which the learning rate rises linearly from
             ``lr / warmup`` to ``lr`` (0: the full rate from the first step).
+        patience: early stopping. With ``val`` given, stop once the validation loss has not
+            improved for ``patience`` epochs, and put back the weights of the best epoch
+            (``History.best_epoch``); ``epochs`` is then the most epochs that may run.
         progress: show a progress bar (default: unless ``SEQLIB_PROGRESS=0``).
     """
     check_int(epochs, "epochs", minimum=1)
+    if patience is not None:
+        check_int(patience, "patience", minimum=1)
+        if val is None:
+            raise ValueError("patience stops on the validation loss: pass val= (validation data) with it")
     loss_fn = _resolve(loss, LOSSES, "loss")
     device = next(model.parameters()).device
     check_int(warmup, "warmup", minimum=0)
@@ -156,6 +168,7 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
     from tqdm.auto import tqdm
 
     bar = tqdm(range(1, epochs + 1), desc="epochs", leave=False, disable=not _show_progress(progress))
+    best_loss, best_state = math.inf, None
     for epoch in bar:
         model.train()
         start, total, count, norms = time.perf_counter(), 0.0, 0, []
@@ -180,5 +193,13 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
             row.update({f"val_{k}": v for k, v in evaluate(model, val, loss_fn, metrics).items()})
         history.log(**row)
         bar.set_postfix({k: round(v, 4) for k, v in row.items() if k in ("train_loss", "val_loss", "val_accuracy")})
+        if patience is not None:
+            if row["val_loss"] < best_loss:  # a copy of the best weights so far
+                best_loss, history.best_epoch = row["val_loss"], epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            elif epoch - (history.best_epoch or 0) >= patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return history

@@ -1,0 +1,141 @@
+"""seqlib.sweeps: stored records that a command reproduces, early stopping, the validation split.
+
+Every results file shipped in the package must be complete (a record for every config of its
+sweep's grid) and reproducible: a sample of its records is re-run here and must agree to the last
+bit under the pinned numerics (the Makefile exports kernel.env to the tests, as to the kernels).
+"""
+import json
+
+import pytest
+import torch
+
+from seqlib import forecast, runtime, sweeps, train
+from seqlib.data import SeqData, make_windows
+from nbval_isolation import KERNEL_ENV
+
+pinned = pytest.mark.skipif(not runtime.numerics_pinned(),
+                            reason="stored records reproduce exactly only under the pinned numerics of kernel.env")
+
+
+def test_seqlib_pins_the_same_numerics_as_kernel_env():
+    assert runtime.PINNED_NUMERICS == {k: KERNEL_ENV[k] for k in runtime.PINNED_NUMERICS}
+    assert set(runtime.PINNED_NUMERICS) == {"ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA"}
+
+
+@pytest.mark.parametrize("name", sweeps.SWEEPS)
+def test_every_sweep_is_stored_complete_and_well_formed(name):
+    stored = sweeps.records(name)
+    assert not sweeps.missing(name), f"run `python -m seqlib.sweeps run {name}`"
+    assert [r["config"] for r in stored] == sweeps.get(name).configs()  # grid order, one record each
+    for r in stored:
+        assert r["schema"] == sweeps.SCHEMA and r["pinned"] and r["seed_offset"] == 0
+        assert r["machine"]["cpu_capability"] == "AVX2" and r["machine"]["threads"] == 1
+        assert len(r["curve"]["val_loss"]) == len(r["curve"]["train_loss"]) >= r["best_epoch"] >= 1
+        # early stopping kept the best epoch: the stored validation loss is the curve's minimum
+        assert r["result"]["val_loss"] == pytest.approx(min(r["curve"]["val_loss"]), rel=1e-4)
+    frame = sweeps.load(name)
+    assert len(frame) == len(stored) and frame["params"].gt(0).all()
+
+
+@pinned
+@pytest.mark.parametrize("name", sweeps.SWEEPS)
+def test_a_sample_of_every_sweep_reproduces_exactly(name):
+    stored = sweeps.records(name)
+    by_model = {}
+    for r in sorted(stored, key=lambda r: r["seconds"]):
+        by_model.setdefault(r["config"]["model"], r)  # the quickest record of each model
+    for r in by_model.values():
+        live = sweeps.rerun(name, r["config"])
+        assert sweeps.differences(live, r) == []
+
+
+@pinned
+def test_run_resumes_in_grid_order_in_a_fresh_process_and_reproduces(tmp_path):
+    first, second = sweeps.get("co2").configs()[:2]
+    new = sweeps.run("co2", jobs=1, limit=1, root=tmp_path, log=lambda line: None)
+    assert [r["config"] for r in new] == [first]
+    assert sweeps.missing("co2", root=tmp_path)[0] == second  # resumes where it stopped
+    stored = {json.dumps(r["config"], sort_keys=True): r for r in sweeps.records("co2")}
+    assert sweeps.same(new[0], stored[json.dumps(first, sort_keys=True)])
+    assert sweeps.run("co2", limit=1, root=tmp_path, log=lambda line: None)[0]["config"] == second
+    assert [r["config"] for r in sweeps.records("co2", root=tmp_path)] == [first, second]
+
+
+def test_records_reject_foreign_and_broken_lines(tmp_path):
+    path = sweeps.results_path("co2", tmp_path)
+    path.write_text('{"schema": "other/1", "sweep": "co2", "config": {}}\n')
+    with pytest.raises(ValueError, match="line 1: expected a seqlib.sweeps/1 record of sweep 'co2'"):
+        sweeps.records("co2", tmp_path)
+    path.write_text("not json\n")
+    with pytest.raises(ValueError, match="line 1: not a JSON record"):
+        sweeps.records("co2", tmp_path)
+    path.write_text(json.dumps({"schema": sweeps.SCHEMA, "sweep": "co2", "config": {"model": "gru"}}) + "\n")
+    with pytest.raises(ValueError, match="not in the sweep's grid"):
+        sweeps.records("co2", tmp_path)
+    with pytest.raises(ValueError, match="unknown sweep 'nope'; the sweeps are \\['co2'\\]"):
+        sweeps.get("nope")
+    with pytest.raises(ValueError, match="no records .*`python -m seqlib.sweeps run co2`"):
+        sweeps.load("co2", tmp_path / "empty")
+    with pytest.raises(ValueError, match="is not in sweep 'co2'"):
+        sweeps.rerun("co2", {"model": "lstm", "lr": 0.5, "seed": 0, "fold": 0})
+
+
+def test_run_refuses_a_seed_offset(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQLIB_SEED_OFFSET", "3")
+    with pytest.raises(ValueError, match="unset SEQLIB_SEED_OFFSET"):
+        sweeps.run("co2", root=tmp_path)
+
+
+def test_differences_name_what_differs_and_ignore_seconds_and_machine():
+    a = {"sweep": "s", "config": {"lr": 0.1}, "curve": {"val_loss": [1.0, 0.5]}, "result": {"mae": 0.25},
+         "seconds": 3, "machine": {"cpu": "x"}}
+    b = json.loads(json.dumps(a)) | {"seconds": 9, "machine": {"cpu": "y"}}
+    assert sweeps.same(a, b)
+    b["curve"]["val_loss"][1] = 0.5000001
+    b["result"]["mae"] = 0.3
+    assert sweeps.differences(a, b) == ["curve.val_loss[1]: 0.5 against 0.5000001", "result.mae: 0.25 against 0.3"]
+    assert sweeps.differences(a, b, rel=0.3) == []
+    b["curve"]["val_loss"].append(0.1)
+    assert sweeps.differences(a, b)[0] == "curve.val_loss: 2 values against 3"
+
+
+def _toy(seed=0):
+    g = runtime.generator(seed)
+    x = torch.randn(64, 3, generator=g)
+    return SeqData(x, x @ torch.tensor([[1.0], [-2.0], [0.5]]) + 0.1 * torch.randn(64, 1, generator=g))
+
+
+def test_fit_with_patience_stops_and_keeps_the_best_epoch():
+    runtime.seed_everything(0)
+    model = torch.nn.Linear(3, 1)
+    log = train.fit(model, _toy(0), val=_toy(1), epochs=300, lr=0.3, loss="mse", metrics=(), patience=5,
+                    progress=False)
+    curve = log.frame()["val_loss"]
+    assert len(log) < 300 and log.best_epoch == int(curve.idxmin()) + 1
+    assert len(log) - log.best_epoch == 5  # stopped after 5 epochs without improvement
+    after = train.evaluate(model, _toy(1), loss="mse", metrics=())["loss"]
+    assert after == pytest.approx(curve.min(), rel=1e-6)  # the best epoch's weights, not the last
+    with pytest.raises(ValueError, match="pass val="):
+        train.fit(model, _toy(0), patience=3)
+    with pytest.raises(ValueError, match="patience must be at least 1, got 0"):
+        train.fit(model, _toy(0), val=_toy(1), patience=0)
+
+
+def test_split_windows_leaves_no_shared_target():
+    values = torch.arange(60.0)
+    x, y = make_windows(values, 10, 4)  # window i: inputs i .. i+9, targets i+10 .. i+13
+    x_train, y_train, x_val, y_val = forecast.split_windows(x, y, 5)
+    assert len(x_val) == 5 and torch.equal(x_val, x[-5:])
+    assert y_train.max() < y_val.min()  # every training target comes before every validation target
+    assert y_train.max() == y_val.min() - 1  # and no window more than needed was dropped
+    with pytest.raises(ValueError, match="leave no training window beside 45 validation windows"):
+        forecast.split_windows(x, y, 45)
+
+
+def test_train_forecaster_fits_linear_by_least_squares_on_the_training_windows_only():
+    y = torch.sin(torch.arange(120.0) / 3) + torch.arange(120.0) / 50
+    model, log, val_loss = forecast.train_forecaster("linear", y, 12, 3, val_windows=10)
+    assert log is None and val_loss < 1e-3  # a sine plus a line is a linear recurrence
+    model, log, val_loss = forecast.train_forecaster("lstm", y, 12, 3, val_windows=10, epochs=30, patience=5,
+                                                     hidden_size=4)
+    assert 1 <= log.best_epoch <= len(log) <= 30

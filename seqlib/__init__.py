@@ -22,6 +22,7 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.forecast                 seasonal naive baseline, rolling-origin backtests, small forecasters
     seqlib.checks                   graders for the coding exercises
     seqlib.bench                    time, memory and state of an LSTM and a Transformer (``python -m seqlib.bench``)
+    seqlib.sweeps                   stored sweeps: long training grids, run once (``python -m seqlib.sweeps``), shipped
 
 Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
 or, where PyTorch has none (linear attention, scans, state space models), against a loop.

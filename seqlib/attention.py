@@ -57,14 +57,20 @@ __all__ = ["causal_mask", "padding_mask", "masked_softmax", "scaled_dot_product_
 # Masks and the masked softmax
 # ---------------------------------------------------------------------------------------------
 
-def causal_mask(T: int, device=None) -> torch.Tensor:
-    """The causal mask (T, T), True where query t may attend to key s, that is where s <= t.
+def causal_mask(T: int, Tk: int | None = None, offset: int = 0, device=None) -> torch.Tensor:
+    """The causal mask (T, Tk), True where query t may attend to key s, that is where s <= offset + t.
 
-    In the book's convention (True = may attend), the one of ``F.scaled_dot_product_attention``.
-    ``nn.MultiheadAttention`` and :class:`MultiHeadAttention` want the opposite, ``~causal_mask(T)``.
+    With one length, ``causal_mask(T)`` is the square mask of self-attention. With ``Tk`` keys and
+    an ``offset``, query t sits at position ``offset + t``: the mask of a block of queries that
+    starts at ``offset`` (chunked attention, Chapter 8), or of new queries after ``offset`` cached
+    keys (``Tk = offset + T``). In the book's convention (True = may attend), the one of
+    ``F.scaled_dot_product_attention``. ``nn.MultiheadAttention`` and :class:`MultiHeadAttention`
+    want the opposite, ``~causal_mask(T)``.
     """
     check_int(T, "T", minimum=1)
-    return _causal(T, T, 0, device)  # (T, T)
+    Tk = T if Tk is None else check_int(Tk, "Tk", minimum=1)
+    check_int(offset, "offset", minimum=0)
+    return _causal(T, Tk, offset, device)  # (T, Tk)
 
 
 def padding_mask(lengths: torch.Tensor, T: int | None = None) -> torch.Tensor:

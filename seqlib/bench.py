@@ -82,7 +82,7 @@ from .runtime import generator, seed_everything
 from .experiments import count_parameters
 
 __all__ = ["SCHEMA", "lm_pair", "matched_lstm_width", "timeit", "saved_bytes", "train_step_time",
-           "attention_time", "activation_bytes", "generation_latency", "state_bytes", "fit_exponent", "graph_depth",
+           "attention_time", "activation_bytes", "layer_activation_bytes", "generation_latency", "state_bytes", "fit_exponent", "graph_depth",
            "machine_info", "run", "validate_results", "save_results", "load_results", "main"]
 
 SCHEMA = "seqlib.bench/1"
@@ -374,6 +374,50 @@ def activation_bytes(kind: str, T: int, d_model: int = 64, heads: int = 4, batch
         result["peak_bytes"] = torch.cuda.max_memory_allocated(device) - before
         del out
     return result
+
+
+def layer_activation_bytes(kind: str, T: int, d_model: int = 64, heads: int = 4, batch: int = 1,
+                           device="cpu") -> dict:
+    """The training memory of one whole layer over T positions: a Transformer layer or a matched LSTM.
+
+    Unlike :func:`activation_bytes`, which measures attention's core alone, this counts
+    everything a layer keeps for its backward pass:
+
+    - ``"transformer"``: a pre-norm ``nn.TransformerEncoderLayer`` of width ``d_model`` (feed-forward
+      width 4 d_model, no dropout) under a causal mask, whose attention PyTorch runs through its
+      fused ``F.scaled_dot_product_attention`` (memory linear in T);
+    - ``"lstm"``: one ``nn.LSTM`` layer whose width H is chosen so that its 8H^2 + 8H parameters
+      match the Transformer layer's 12 d^2 + 13 d (H is about 1.22 d).
+
+    Returns:
+        A dict with ``saved_bytes`` (:func:`saved_bytes`), ``params`` and ``width``.
+    """
+    check_int(T, "T", minimum=1)
+    check_int(d_model, "d_model", minimum=1)
+    if d_model % heads:
+        raise ValueError(f"d_model={d_model} must be divisible by heads={heads}")
+    torch_layer = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0, batch_first=True,
+                                             norm_first=True)
+    target = sum(p.numel() for p in torch_layer.parameters())  # 12 d^2 + 13 d
+    g = generator(0)  # inputs only; the sizes kept do not depend on their values
+    if kind == "transformer":
+        layer, width = torch_layer.to(device), d_model
+        mask = nn.Transformer.generate_square_subsequent_mask(T, device=device)  # (T, T)
+        x = torch.randn(batch, T, width, generator=g).to(device).requires_grad_()
+
+        def forward():
+            return layer(x, src_mask=mask, is_causal=True)
+    elif kind == "lstm":
+        width = max(1, round((-8 + math.sqrt(64 + 32 * target)) / 16))  # 8 H^2 + 8 H = target
+        layer = nn.LSTM(width, width, batch_first=True).to(device)
+        x = torch.randn(batch, T, width, generator=g).to(device).requires_grad_()
+
+        def forward():
+            return layer(x)[0]
+    else:
+        raise ValueError(f"kind must be 'transformer' or 'lstm', got {kind!r}")
+    return {"saved_bytes": saved_bytes(forward), "params": sum(p.numel() for p in layer.parameters()),
+            "width": width}
 
 
 def _prefill(model, context, device, batch=1):

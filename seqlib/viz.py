@@ -17,8 +17,8 @@ import numpy as np
 import seaborn as sns
 import torch
 
-__all__ = ['set_style', 'plot_history', 'plot_curves', 'heatmap', 'draw_tokens', 'step_explorer',
-           'attention_explorer']
+__all__ = ['set_style', 'plot_history', 'plot_curves', 'label_log_axis', 'legend_outside', 'heatmap', 'draw_tokens',
+           'step_explorer', 'attention_explorer']
 
 
 def set_style() -> None:
@@ -57,6 +57,38 @@ def plot_curves(df, x: str, y: str, hue: str | None = None, ax=None, title: str 
     if logx:
         ax.set_xscale("log", base=2)
     ax.set(title=title)
+    return ax
+
+
+def label_log_axis(ax, values, axis: str = "x"):
+    """On a log axis, label the measured values themselves (64, 128, 256 ...), not powers of ten.
+
+    A log axis spanning less than two decades otherwise shows one or two labels (10^2), and
+    the reader cannot tell which lengths were measured. Minor ticks are removed.
+    """
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    ticks = sorted({float(v) for v in np.asarray(values, dtype=float).ravel()})
+    if not ticks or ticks[0] <= 0:
+        raise ValueError(f"a log axis needs positive values to label, got {ticks[:3]}")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(ticks))
+    target.set_minor_locator(NullLocator())
+    target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}" if v >= 1 else f"{v:g}"))
+    return ax
+
+
+def legend_outside(ax, below: bool = False, **kwargs):
+    """Move ``ax``'s legend off the data: to the right of the axes, or below them (``below``).
+
+    Other keywords (``title``, ``fontsize``, ``ncol`` ...) go to the legend."""
+    if ax.get_legend() is None:
+        raise ValueError("this axes has no legend to move (draw it with a hue, or call ax.legend() first)")
+    where = dict(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2) if below else \
+        dict(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    sns.move_legend(ax, frameon=False, **{**where, **kwargs})
     return ax
 
 

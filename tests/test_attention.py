@@ -545,3 +545,14 @@ def test_a_cache_rejects_values_that_do_not_match_the_keys():
     cache.queries = 3
     cache.reset()
     assert cache.length == 0 and cache.queries == 0
+
+
+def test_causal_mask_with_keys_and_an_offset_is_the_block_of_the_full_mask():
+    full = causal_mask(10)
+    for start, size in ((0, 4), (4, 4), (8, 2)):
+        assert torch.equal(causal_mask(size, 10, offset=start), full[start:start + size])
+    assert torch.equal(causal_mask(2, 5, offset=3), torch.tensor([[True] * 4 + [False], [True] * 5]))
+    with pytest.raises(ValueError, match="offset must be at least 0, got -1"):
+        causal_mask(2, 5, offset=-1)
+    with pytest.raises(TypeError, match="Tk must be an int"):
+        causal_mask(2, 2.0)

@@ -201,3 +201,18 @@ def test_check_lstm_params_accepts_the_formula_and_names_slips():
         checks.check_lstm_params(lambda I, H, L: L * (4 * (H * I + H * H) + 8 * H))
     with pytest.raises(AssertionError, match="expected an int"):
         checks.check_lstm_params(lambda I, H, L: "many")
+
+
+def test_whole_layers_at_matched_size_keep_linear_memory_and_the_lstm_keeps_more():
+    rows = {kind: [bench.layer_activation_bytes(kind, T, d_model=32, heads=4) for T in (128, 256, 512)]
+            for kind in ("transformer", "lstm")}
+    tf, lstm = rows["transformer"], rows["lstm"]
+    assert tf[0]["params"] == 12 * 32**2 + 13 * 32  # a pre-norm layer: attention, 4d feed-forward, two norms
+    assert abs(lstm[0]["params"] / tf[0]["params"] - 1) < 0.03 and lstm[0]["width"] == 39
+    for r in (tf, lstm):  # fused attention keeps no T x T matrix: memory linear in T
+        assert 1.6 < r[2]["saved_bytes"] / r[1]["saved_bytes"] < 2.2
+    assert all(b["saved_bytes"] > a["saved_bytes"] for a, b in zip(tf, lstm))
+    with pytest.raises(ValueError, match="kind must be 'transformer' or 'lstm', got 'gru'"):
+        bench.layer_activation_bytes("gru", 8)
+    with pytest.raises(ValueError, match="d_model=30 must be divisible by heads=4"):
+        bench.layer_activation_bytes("lstm", 8, d_model=30)

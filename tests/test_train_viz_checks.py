@@ -416,3 +416,32 @@ def test_check_lstm_params_accepts_any_integer(box):
 def test_check_lstm_params_names_each_usual_slip_on_its_first_case(slip, message):
     with pytest.raises(AssertionError, match=rf"^input_size=5, hidden_size=3, num_layers=2: .*{message}"):
         checks.check_lstm_params(slip)
+
+
+def test_label_log_axis_labels_every_measured_value_and_legend_outside_moves_the_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from seqlib import viz
+
+    fig, ax = plt.subplots()
+    ax.plot([64, 128, 256, 512], [1, 2, 3, 4], label="a")
+    ax.set_xscale("log")
+    viz.label_log_axis(ax, [64, 128, 256, 512, 128])
+    fig.canvas.draw()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["64", "128", "256", "512"]
+    assert ax.xaxis.get_minor_locator()() == []
+    ax.legend()
+    viz.legend_outside(ax)
+    anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.x0 > 1.0  # to the right of the axes, off the data
+    with pytest.raises(ValueError, match="positive values"):
+        viz.label_log_axis(ax, [0, 1])
+    with pytest.raises(ValueError, match="axis must be 'x' or 'y'"):
+        viz.label_log_axis(ax, [1], axis="z")
+    _, bare = plt.subplots()
+    with pytest.raises(ValueError, match="no legend to move"):
+        viz.legend_outside(bare)
+    plt.close("all")

@@ -27,7 +27,7 @@ In a chapter::
     live = sweeps.rerun("co2", config)     # train one config again, here and now
     assert sweeps.same(live, stored)       # exactly, under the pinned numerics
 
-The sweeps (:data:`SWEEPS`): ``co2`` (Chapter 9: forecasting a real series, the LSTM against
+The sweeps (``SWEEPS``): ``co2`` (Chapter 9: forecasting a real series, the LSTM against
 the Transformer, learning rates and seeds).
 """
 from __future__ import annotations

@@ -25,7 +25,7 @@ import torch
 DEVICES = ("cpu", "cuda", "auto")
 SEED_OFFSET_VARIABLE = "SEQLIB_SEED_OFFSET"
 MAX_SEED = 2**32 - 1  # NumPy's global generator takes seeds below 2**32
-#: The book's pinned CPU numerics, as environment variables: the same values as ``kernel.env`` at
+#: The book's pinned CPU numerics as environment variables, the same values as ``kernel.env`` at
 #: the repository's root (a test keeps them in step). Set before PyTorch loads, they fix its
 #: kernels to the AVX2 code path on any x86-64 processor.
 PINNED_NUMERICS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}

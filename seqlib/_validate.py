@@ -50,6 +50,13 @@ def check_int(value, name: str, *, minimum: int | None = None, maximum: int | No
     return value
 
 
+def check_probability(value, name: str) -> float:
+    """Raise a clear error unless ``value`` is a number in [0, 1] (a dropout rate, as PyTorch accepts)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a probability between 0 and 1, got {value!r}")
+    return float(value)
+
+
 def check_sequences(x, name: str, features: int, features_name: str, batch_first: bool = True) -> tuple:
     """Raise a clear error unless ``x`` is a float batch of sequences (B, T, features), or (T, B, features)
     when not ``batch_first``; return (B, T)."""

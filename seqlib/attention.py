@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor
+from ._validate import as_shape, check_int, check_sequences, check_tensor, check_probability
 from .data.batch import lengths_to_mask
 from .positions import RotaryPositions
 
@@ -210,8 +210,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     if v.shape[-2] != k.shape[-2]:
         raise ValueError(f"v must have one row per key: expected Tk={k.shape[-2]} positions, got {v.shape[-2]} "
                          f"(k has shape {as_shape(k)}, v has shape {as_shape(v)})")
-    if isinstance(dropout_p, bool) or not isinstance(dropout_p, (int, float)) or not 0 <= dropout_p <= 1:
-        raise ValueError(f"dropout_p must be a probability between 0 and 1, got {dropout_p!r}")
+    check_probability(dropout_p, "dropout_p")
     Tq, Tk = q.shape[-2], k.shape[-2]
     scale = 1 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = (q @ k.transpose(-2, -1)) * scale  # (..., Tq, Tk)
@@ -484,8 +483,7 @@ class MultiHeadAttention(nn.Module):
         if embed_dim % num_heads:
             raise ValueError(f"embed_dim={embed_dim} must be divisible by num_heads={num_heads}: each head gets "
                              f"embed_dim / num_heads features")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout <= 1:
-            raise ValueError(f"dropout must be a probability between 0 and 1, got {dropout!r}")
+        check_probability(dropout, "dropout")
         self.head_dim = embed_dim // num_heads  # d_head
         if rotary and self.head_dim % 2:
             raise ValueError(f"rotary=True needs an even number of features per head (rotated in pairs), got "

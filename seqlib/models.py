@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._validate import check_int, check_tensor, has_values
+from ._validate import check_int, check_tensor, has_values, check_probability
 
 __all__ = ["RecurrentModel", "set_forget_bias", "train_on_adding", "KINDS"]
 
@@ -74,8 +74,7 @@ class RecurrentModel(nn.Module):
                 raise ValueError(f"forget_bias applies to an LSTM, not to kind={kind!r}")
             set_forget_bias(self.rnn, forget_bias)
         self.readout = nn.Linear(hidden_size * (2 if bidirectional else 1), output_size)
-        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        check_probability(dropout, "dropout")
         self.drop = nn.Dropout(dropout) if dropout > 0 else None  # none at all: other models' random streams stay put
 
     def _dropout(self, x: torch.Tensor) -> torch.Tensor:

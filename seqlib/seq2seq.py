@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._validate import as_shape, check_int, check_tensor, has_values
+from ._validate import as_shape, check_int, check_tensor, has_values, check_probability
 from .attention import AdditiveAttention, MultiplicativeAttention
 from .data.batch import SeqData, batches, lengths_to_mask
 from .data.tasks import IGNORE
@@ -94,8 +94,7 @@ class Seq2Seq(nn.Module):
         if attention is not None and attention not in ATTENTION_KINDS:
             raise ValueError(f"attention must be None or one of {', '.join(repr(k) for k in ATTENTION_KINDS)}, "
                              f"got {attention!r}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        check_probability(dropout, "dropout")
         self.attention_kind, self.dropout = attention, float(dropout)
         self.bidirectional_encoder = bool(bidirectional_encoder)
         between = self.dropout if num_layers > 1 else 0.0  # nn.LSTM drops only between layers

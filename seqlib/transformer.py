@@ -53,7 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values
+from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values, check_probability
 from .attention import KVCache, MultiHeadAttention
 from .data.batch import lengths_to_mask
 from .positions import LearnedPositions, SinusoidalPositions
@@ -850,8 +850,7 @@ def _check_heads(d_model, nhead):
 
 
 def _check_dropout(p):
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-        raise ValueError(f"dropout must be a probability between 0 and 1, got {p!r}")
+    check_probability(p, "dropout")
     return float(p)
 
 

@@ -70,4 +70,4 @@ def test_dropout_is_off_in_eval_absent_at_zero_and_checked():
     plain.load_state_dict(model.state_dict())
     assert torch.equal(plain.eval()(x), model(x))
     with pytest.raises(ValueError, match="dropout must be a probability"):
-        models.RecurrentModel("lstm", 3, 4, dropout=1.0)
+        models.RecurrentModel("lstm", 3, 4, dropout=1.5)

@@ -330,7 +330,7 @@ def forward_with(src=None, lengths=None, tgt_in=None):
 @pytest.mark.parametrize("call, error, message", [
     (lambda: Seq2Seq(SRC_V, TGT_V, attention="luong"), ValueError,
      "attention must be None or one of 'additive', 'general', 'dot', got 'luong'"),
-    (lambda: Seq2Seq(SRC_V, TGT_V, dropout=1.0), ValueError, r"dropout must be a probability in \[0, 1\)"),
+    (lambda: Seq2Seq(SRC_V, TGT_V, dropout=1.5), ValueError, "dropout must be a probability between 0 and 1, got 1.5"),
     (lambda: Seq2Seq(SRC_V, 0), ValueError, "tgt_vocab_size must be at least 2"),
     (forward_with(lengths=torch.tensor([5, 2])), ValueError,
      "src_lengths must have one entry per sequence of src: expected 3, got 2"),

@@ -71,3 +71,25 @@ def test_dropout_is_off_in_eval_absent_at_zero_and_checked():
     assert torch.equal(plain.eval()(x), model(x))
     with pytest.raises(ValueError, match="dropout must be a probability"):
         models.RecurrentModel("lstm", 3, 4, dropout=1.5)
+
+
+@pytest.mark.parametrize("bad", [True, -0.1, 1.5, "0.1", None])
+def test_every_dropout_takes_one_range_with_one_message(bad):
+    # one rule across seqlib, PyTorch's: a probability in [0, 1]; a bool is not one
+    from seqlib import attention, recurrent, seq2seq, transformer
+
+    builders = [
+        lambda p: models.RecurrentModel("lstm", 8, 4, 2, dropout=p),
+        lambda p: recurrent.LSTM(8, 4, dropout=p),
+        lambda p: seq2seq.Seq2Seq(10, 10, dropout=p),
+        lambda p: attention.MultiHeadAttention(8, 2, dropout=p),
+        lambda p: transformer.EncoderLayer(8, 2, dropout=p),
+    ]
+    for build in builders:
+        with pytest.raises(ValueError, match=f"dropout must be a probability between 0 and 1, got {bad!r}"):
+            build(bad)
+    with pytest.raises(ValueError, match="dropout_p must be a probability between 0 and 1"):
+        attention.scaled_dot_product_attention(torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.zeros(1, 2, 4),
+                                               dropout_p=bad)
+    for build in builders:  # the edges are allowed, as in torch.nn.Dropout
+        build(0.0), build(1.0)

@@ -248,9 +248,27 @@ def _least_squares(model: Forecaster, x: torch.Tensor, y: torch.Tensor) -> None:
         model.core.bias.copy_(solution[-1])  # (H,)
 
 
+def _windows_and_model(kind: str, y: torch.Tensor, context: int, horizon: int, seed: int, sizes: dict,
+                       val_windows: int | None = None):
+    """The windows of history ``y`` (all of them, or split by :func:`split_windows`) and a fresh
+    :class:`Forecaster` whose ``scale`` is the spread of the training targets relative to each
+    window's last value: ``(model, x_train, y_train, x_val, y_val)``, the last two None unsplit."""
+    from .data import make_windows
+    from .runtime import seed_everything
+
+    x_all, y_all = make_windows(y.numpy(), context, horizon)  # (N, C), (N, H)
+    if val_windows is None:
+        x_train, y_train, x_val, y_val = x_all, y_all, None, None
+    else:
+        x_train, y_train, x_val, y_val = split_windows(x_all, y_all, val_windows)
+    scale = (y_train - x_train[:, -1:]).std().item() or 1.0
+    seed_everything(seed)
+    return Forecaster(kind, context, horizon, scale=scale, **sizes), x_train, y_train, x_val, y_val
+
+
 def neural_forecast(kind: str, context: int, horizon: int, *, epochs: int = 20, batch_size: int = 32,
-                    lr: float = 3e-3, weight_decay: float = 0.0, seed: int = 0, models: list | None = None,
-                    **sizes) -> Callable:
+                    lr: float = 3e-3, weight_decay: float = 0.0, seed: int = 0, val_windows: int | None = None,
+                    patience: int = 25, models: list | None = None, **sizes) -> Callable:
     """A forecast function for :func:`backtest` that trains a fresh :class:`Forecaster` on each history.
 
     Given a history, it cuts every window of ``context + horizon`` values out of it
@@ -260,17 +278,21 @@ def neural_forecast(kind: str, context: int, horizon: int, *, epochs: int = 20, 
     fitted by least squares instead (its exact minimum of the squared error; the training
     arguments are then unused).
 
+    With ``val_windows``, each history is trained by :func:`train_forecaster` instead: on the
+    older windows only, early-stopped (``patience``) on the last ``val_windows`` windows, at most
+    ``epochs`` epochs; ``"linear"`` then fits the same training windows.
+
     Args:
         kind, context, horizon, sizes: as in :class:`Forecaster`.
         epochs, batch_size, lr, weight_decay, seed: the training's.
+        val_windows, patience: early stopping on a validation split (None: train on every window).
         models: if a list is given, each trained model is appended to it (to inspect later).
 
     Returns:
         A function ``history (n,) -> forecasts (horizon,)``.
     """
     from . import train
-    from .data import SeqData, make_windows
-    from .runtime import seed_everything
+    from .data import SeqData
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -279,15 +301,16 @@ def neural_forecast(kind: str, context: int, horizon: int, *, epochs: int = 20, 
 
     def forecast(history) -> torch.Tensor:
         y = _as_series(history, "history")
-        x_train, y_train = make_windows(y.numpy(), context, horizon)  # (N, C), (N, H)
-        scale = (y_train - x_train[:, -1:]).std().item() or 1.0
-        seed_everything(seed)
-        model = Forecaster(kind, context, horizon, scale=scale, **sizes)
-        if kind == "linear":  # a linear model has a closed-form best fit: least squares, no training loop
-            _least_squares(model, x_train, y_train)
+        if val_windows is not None:
+            model, _, _ = train_forecaster(kind, y, context, horizon, val_windows=val_windows, epochs=epochs,
+                                           patience=patience, batch_size=batch_size, lr=lr, seed=seed, **sizes)
         else:
-            train.fit(model, SeqData(x_train, y_train), epochs=epochs, batch_size=batch_size, lr=lr, loss="mse",
-                      metrics=(), weight_decay=weight_decay, seed=seed, progress=False)
+            model, x_train, y_train, _, _ = _windows_and_model(kind, y, context, horizon, seed, sizes)
+            if kind == "linear":  # a linear model has a closed-form best fit: least squares, no training loop
+                _least_squares(model, x_train, y_train)
+            else:
+                train.fit(model, SeqData(x_train, y_train), epochs=epochs, batch_size=batch_size, lr=lr,
+                          loss="mse", metrics=(), weight_decay=weight_decay, seed=seed, progress=False)
         if models is not None:
             models.append(model)
         with torch.no_grad():
@@ -335,17 +358,13 @@ def train_forecaster(kind: str, history, context: int, horizon: int, *, val_wind
         (None for ``"linear"``) and its validation loss (scaled mean squared error).
     """
     from . import train
-    from .data import SeqData, make_windows
-    from .runtime import seed_everything
+    from .data import SeqData
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     y = _as_series(history, "history")
-    x_all, y_all = make_windows(y.numpy(), context, horizon)  # (N, C), (N, H)
-    x_train, y_train, x_val, y_val = split_windows(x_all, y_all, val_windows)
-    scale = (y_train - x_train[:, -1:]).std().item() or 1.0
-    seed_everything(seed)
-    model = Forecaster(kind, context, horizon, scale=scale, **sizes)
+    model, x_train, y_train, x_val, y_val = _windows_and_model(kind, y, context, horizon, seed, sizes, val_windows)
+    scale = model.scale
 
     def scaled_mse(pred, target):  # the loss in units of scale, so learning rates mean the same on any series
         return train.mse(pred / scale, target / scale)

@@ -168,3 +168,17 @@ def test_check_seasonal_naive_passes_the_reference_and_names_mistakes():
         checks.check_seasonal_naive(naive)
     with pytest.raises(AssertionError, match="expected 12 forecasts"):
         checks.check_seasonal_naive(lambda h, H, s: h[:3])
+
+
+def test_neural_forecast_with_val_windows_is_train_forecaster_early_stopped():
+    from seqlib import forecast as fc
+
+    history = torch.sin(torch.arange(120.0) * 2 * torch.pi / 12).double() + 0.01 * torch.arange(120.0).double()
+    for kind, sizes in (("linear", {}), ("lstm", {"hidden_size": 4})):
+        fn = fc.neural_forecast(kind, 24, 6, val_windows=8, epochs=30, patience=3, lr=1e-2, seed=1, **sizes)
+        model, log, _ = fc.train_forecaster(kind, history, 24, 6, val_windows=8, epochs=30, patience=3, lr=1e-2,
+                                            seed=1, **sizes)
+        with torch.no_grad():
+            expected = model(history[-24:].float()[None])[0]
+        assert torch.equal(fn(history), expected)
+        assert (log is None) == (kind == "linear")

@@ -5,6 +5,9 @@ seeds. Every cell of such a sweep is one call::
 
     run("lstm", "parity", size=16, seed=0, test_sizes=(16, 64))   -> list of dicts, one per test size
 
+(a fixed budget of steps), or :func:`converge` (train on a stream of fresh batches until the
+loss on a validation set stops improving: the protocol of the stored sweep ``long_range``),
+
 which builds a fresh model with a parameter budget (:func:`make_model`, sizes matched by
 :func:`matched_widths`), trains it on freshly generated data of one size and tests it on new
 data of every size in ``test_sizes`` (train short, test long). The tasks (:data:`TASKS`) say
@@ -33,7 +36,8 @@ from .models import RecurrentModel
 from .runtime import seed_everything
 from .transformer import Encoder
 
-__all__ = ["Task", "TASKS", "CausalTransformer", "count_parameters", "make_model", "matched_size", "matched_widths", "run"]
+__all__ = ["Task", "TASKS", "CausalTransformer", "count_parameters", "make_model", "matched_size", "matched_widths", "run",
+           "converge"]
 
 
 @dataclass(frozen=True)
@@ -270,3 +274,50 @@ def run(kind: str, task, size: int, seed: int, *, test_sizes=None, width: int | 
         rows.append({"kind": kind, "task": t.name, "train_size": size, "test_size": test_size, "seed": seed,
                      "parameters": count_parameters(model), "seconds": seconds, **_score(t, out, test.y)})
     return rows
+
+
+def converge(kind: str, task, size: int, seed: int, *, lr: float, test_sizes=None, width: int | None = None,
+             budget: int = 8000, batch_size: int = 64, round_steps: int = 100, max_rounds: int = 30,
+             patience: int = 5, n_val: int = 500, n_test: int = 500):
+    """Train one model on one task until its validation loss stops improving, then test it.
+
+    Training reads a stream of fresh examples at ``size``: each *round* is ``round_steps``
+    Adam steps on ``round_steps * batch_size`` new examples (gradients clipped at 1), so no
+    example is seen twice and a model cannot overfit. After each round the loss on ``n_val``
+    validation examples (fixed, at ``size``) decides: training stops once it has not improved
+    for ``patience`` rounds (at most ``max_rounds``), and the best round's weights are kept.
+    Validation, test and training data come from disjoint seeds.
+
+    Returns:
+        ``(rows, history)``: one dict per test size (kind, task, train_size, test_size, seed,
+        parameters, accuracy, and mse for the adding problem), and the per-round
+        :class:`seqlib.train.History` (``train_loss``, ``val_loss``, ``val_accuracy``).
+    """
+    t = _task(task)
+    check_int(size, "size", minimum=1)
+    check_int(seed, "seed", minimum=0, maximum=9_999)
+    for value, name in ((round_steps, "round_steps"), (patience, "patience"),
+                        (n_val, "n_val"), (n_test, "n_test")):
+        check_int(value, name, minimum=1)
+    check_int(max_rounds, "max_rounds", minimum=1, maximum=999)  # round seeds stay below the next seed's
+    test_sizes = (size,) if test_sizes is None else tuple(check_int(s, "test size", minimum=1) for s in test_sizes)
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    width = matched_widths(t, budget)[kind] if width is None else width
+    seed_everything(seed)
+    model = make_model(kind, t, width)
+    val = t.make(n_val, size, 20_000 + seed)
+
+    def stream(round_: int) -> SeqData:  # round 1, 2, ...: fresh examples from seeds no other set uses
+        return t.make(round_steps * batch_size, size, 100_000 + 1_000 * seed + round_)
+
+    metrics = ("accuracy",) if t.loss == "cross_entropy" else ()
+    history = train.fit(model, stream, epochs=max_rounds, batch_size=batch_size, lr=lr, loss=t.loss,
+                        metrics=metrics, val=val, clip=1.0, seed=seed, patience=patience, progress=False)
+    rows = []
+    for test_size in test_sizes:
+        test = t.make(n_test, test_size, 10_000 + seed)
+        out = train.predict(model, test)
+        rows.append({"kind": kind, "task": t.name, "train_size": size, "test_size": test_size, "seed": seed,
+                     "parameters": count_parameters(model), **_score(t, out, test.y)})
+    return rows, history

@@ -140,7 +140,9 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
 
     Args:
         model: called as ``model(*inputs)`` on each batch.
-        data: a :class:`seqlib.data.SeqData` (or any dataset of ``(inputs..., target)``).
+        data: a :class:`seqlib.data.SeqData` (or any dataset of ``(inputs..., target)``), or a
+            function ``data(epoch) -> dataset`` called at the start of every epoch (1, 2, ...),
+            for a stream of fresh examples that are never seen twice.
         epochs, batch_size, lr, weight_decay: the usual; batches are reshuffled every epoch
             from a generator seeded with ``seed``.
         loss: ``"cross_entropy"``, ``"mse"`` or a function ``(outputs, targets) -> scalar``.
@@ -172,7 +174,8 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
     for epoch in bar:
         model.train()
         start, total, count, norms = time.perf_counter(), 0.0, 0, []
-        for *inputs, y in batches(data, batch_size, shuffle=True, seed=seed + epoch):
+        epoch_data = data(epoch) if callable(data) else data
+        for *inputs, y in batches(epoch_data, batch_size, shuffle=True, seed=seed + epoch):
             inputs, y = _to(inputs, device), y.to(device)
             batch_loss = loss_fn(model(*inputs), y)
             if not torch.isfinite(batch_loss):

@@ -83,3 +83,41 @@ def test_errors_name_what_was_expected():
         CausalTransformer(3, 8, tokens=True)(torch.ones(2, 3, dtype=torch.long), torch.tensor([4, 1]))
     with pytest.raises(TypeError, match="must hold integers"):
         CausalTransformer(3, 8, tokens=True)(torch.ones(2, 3))
+
+
+def test_fit_reads_a_fresh_dataset_every_epoch_when_given_a_function():
+    from seqlib import train
+    from seqlib.data import SeqData
+
+    asked = []
+
+    def stream(epoch):
+        asked.append(epoch)
+        g = torch.Generator().manual_seed(epoch)
+        x = torch.randn(32, 2, generator=g)
+        return SeqData(x, x.sum(1, keepdim=True))
+
+    model = nn.Linear(2, 1)
+    train.fit(model, stream, epochs=4, lr=0.05, loss="mse", metrics=(), progress=False)
+    assert asked == [1, 2, 3, 4]  # one new dataset per epoch, numbered from 1
+
+
+def test_converge_trains_on_fresh_data_until_validation_stops_improving():
+    rows, history = experiments.converge("lstm", "parity", 8, 0, lr=3e-3, width=8, test_sizes=(8, 16),
+                                         round_steps=5, max_rounds=6, patience=2, n_val=50, n_test=50)
+    frame = history.frame()
+    assert 1 <= history.best_epoch <= len(frame) <= 6
+    assert history.best_epoch == int(frame["val_loss"].idxmin()) + 1
+    assert len(frame) == 6 or len(frame) - history.best_epoch == 2  # the cap, or patience ran out
+    assert [r["test_size"] for r in rows] == [8, 16] and all(0 <= r["accuracy"] <= 1 for r in rows)
+    # the same call gives the same run; the training stream, validation and test sets differ
+    again, _ = experiments.converge("lstm", "parity", 8, 0, lr=3e-3, width=8, test_sizes=(8, 16),
+                                    round_steps=5, max_rounds=6, patience=2, n_val=50, n_test=50)
+    assert again == rows
+    task = experiments.TASKS["parity"]
+    sets = [task.make(50, 8, s).x for s in (20_000, 10_000, 100_001, 100_002, 101_001)]
+    assert all(not torch.equal(a, b) for i, a in enumerate(sets) for b in sets[i + 1:])
+    with pytest.raises(ValueError, match="max_rounds must be at most 999"):
+        experiments.converge("lstm", "parity", 8, 0, lr=1e-3, max_rounds=1000)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        experiments.converge("gru", "parity", 8, 0, lr=1e-3)

@@ -5,6 +5,7 @@ sweep's grid) and reproducible: a sample of its records is re-run here and must 
 bit under the pinned numerics (the Makefile exports kernel.env to the tests, as to the kernels).
 """
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -40,11 +41,14 @@ def test_every_sweep_is_stored_complete_and_well_formed(name):
 @pinned
 @pytest.mark.parametrize("name", sweeps.SWEEPS)
 def test_a_sample_of_every_sweep_reproduces_exactly(name):
-    stored = sweeps.records(name)
+    stored = sorted(sweeps.records(name), key=lambda r: r["seconds"])
     by_model = {}
-    for r in sorted(stored, key=lambda r: r["seconds"]):
+    for r in stored:
         by_model.setdefault(r["config"]["model"], r)  # the quickest record of each model
-    for r in by_model.values():
+    # to keep the suite fast, a model whose quickest record took over 90 s is left to the
+    # chapter's own re-run, unless it is the file's quickest (every file is sampled at least once)
+    sample = [r for r in by_model.values() if r["seconds"] <= 90 or r is stored[0]]
+    for r in sample:
         live = sweeps.rerun(name, r["config"])
         assert sweeps.differences(live, r) == []
 
@@ -61,6 +65,31 @@ def test_run_resumes_in_grid_order_in_a_fresh_process_and_reproduces(tmp_path):
     assert [r["config"] for r in sweeps.records("co2", root=tmp_path)] == [first, second]
 
 
+def test_a_terminated_run_stops_its_workers(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = f"from seqlib import sweeps; sweeps.run('co2', jobs=1, root={str(tmp_path)!r}, log=lambda line: None)"
+    parent = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    children, waited = [], 0.0
+    while not children and waited < 60:  # the pool's worker, once it has started
+        time.sleep(0.5)
+        waited += 0.5
+        listing = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+        children = [int(c) for c in listing.read_text().split()] if listing.exists() else []
+    assert children, "the run started no worker process"
+    parent.send_signal(signal.SIGTERM)
+    _, err = parent.communicate(timeout=60)
+    assert parent.returncode != 0 and "stopped by signal" in err
+    time.sleep(1)
+    alive = [c for c in children if Path(f"/proc/{c}").exists() and "zombie" not in Path(f"/proc/{c}/status").read_text()]
+    assert not alive, f"worker processes {alive} outlived the terminated run"
+    assert not sweeps.records("co2", tmp_path)  # nothing finished, nothing stored
+
+
 def test_records_reject_foreign_and_broken_lines(tmp_path):
     path = sweeps.results_path("co2", tmp_path)
     path.write_text('{"schema": "other/1", "sweep": "co2", "config": {}}\n')
@@ -72,7 +101,7 @@ def test_records_reject_foreign_and_broken_lines(tmp_path):
     path.write_text(json.dumps({"schema": sweeps.SCHEMA, "sweep": "co2", "config": {"model": "gru"}}) + "\n")
     with pytest.raises(ValueError, match="not in the sweep's grid"):
         sweeps.records("co2", tmp_path)
-    with pytest.raises(ValueError, match="unknown sweep 'nope'; the sweeps are \\['co2'\\]"):
+    with pytest.raises(ValueError, match="unknown sweep 'nope'; the sweeps are \\[.*'co2'.*\\]"):
         sweeps.get("nope")
     with pytest.raises(ValueError, match="no records .*`python -m seqlib.sweeps run co2`"):
         sweeps.load("co2", tmp_path / "empty")

@@ -28,13 +28,19 @@ In a chapter::
     assert sweeps.same(live, stored)       # exactly, under the pinned numerics
 
 The sweeps (``SWEEPS``): ``co2`` (Chapter 9: forecasting a real series, the LSTM against
-the Transformer, learning rates and seeds).
+the Transformer, learning rates and seeds); ``long_range`` (Chapter 7: the four long-range tasks,
+learning rates and seeds, each run trained until its validation loss stops improving) and
+``long_range_longer`` (the cells its cap stopped, again with five times the cap); ``after_both``
+(Chapter 11: an LSTM, a Transformer, linear attention and Mamba on selective copying and
+associative recall, trained the same way).
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +76,13 @@ class Sweep:
 
 
 def _registry() -> dict:
-    from . import forecasting
+    from . import after_both, forecasting, long_range
 
-    return {s.name: s for s in (forecasting.CO2,)}
+    return {s.name: s for s in (forecasting.CO2, long_range.LONG_RANGE, long_range.LONG_RANGE_LONGER,
+                                after_both.AFTER_BOTH)}
 
 
-SWEEPS = ("co2",)
+SWEEPS = ("co2", "long_range", "long_range_longer", "after_both")
 
 
 def get(name: str) -> Sweep:
@@ -237,7 +244,8 @@ def run(name: str, jobs: int = 1, limit: int | None = None, root: Path | None = 
 
     Each config runs in a fresh process (``jobs`` at once) with one thread and the pinned
     numerics; each finished record is appended to the results file at once, so an interrupted
-    sweep resumes where it stopped. At the end the file is rewritten in grid order.
+    sweep resumes where it stopped. At the end the file is rewritten in grid order. Interrupted
+    (Ctrl-C, or SIGTERM), it stops its worker processes before it exits.
     """
     import multiprocessing
 
@@ -254,14 +262,24 @@ def run(name: str, jobs: int = 1, limit: int | None = None, root: Path | None = 
     path = results_path(name, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     new, start = [], time.perf_counter()
-    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-        for record in pool.imap_unordered(_work, [(name, c) for c in todo]):
-            if not record["pinned"]:
-                raise RuntimeError("a sweep worker ran without the pinned numerics; see seqlib.runtime.PINNED_NUMERICS")
-            with path.open("a") as f:
-                f.write(json.dumps(record, sort_keys=True) + "\n")
-            new.append(record)
-            log(f"{name}: {len(new)}/{len(todo)} {record['config']} {record['seconds']:.1f} s "
-                f"({time.perf_counter() - start:.0f} s so far)")
+
+    def stop(signum, frame):  # a terminated run stops its workers too (leaving the pool terminates them)
+        raise SystemExit(f"{name}: stopped by signal {signum}; {len(new)} new records are stored, run again to resume")
+
+    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
+    try:
+        with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+            for record in pool.imap_unordered(_work, [(name, c) for c in todo]):
+                if not record["pinned"]:
+                    raise RuntimeError("a sweep worker ran without the pinned numerics; "
+                                       "see seqlib.runtime.PINNED_NUMERICS")
+                with path.open("a") as f:
+                    f.write(json.dumps(record, sort_keys=True) + "\n")
+                new.append(record)
+                log(f"{name}: {len(new)}/{len(todo)} {record['config']} {record['seconds']:.1f} s "
+                    f"({time.perf_counter() - start:.0f} s so far)")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     _write(name, records(name, root), root)
     return new

@@ -1,9 +1,10 @@
 """Chapter 12's ledger of verdicts agrees with the chapters that measured them.
 
 The ledger (chapters/12_claims_on_trial.md) is a set of MyST pipe tables, one row per claim:
-claim | verdict | evidence | full-scale answer. These tests parse it and check that every
-verdict is one of four, that measured evidence links to a claim box that exists and says the
-same, that every number in the evidence is glued from a notebook's stored output, and that
+claim | verdict | evidence | rests on | full-scale answer. These tests parse it and check that
+every verdict is one of four, that measured evidence links to a claim box that exists and says the
+same, that every number in the evidence is glued from a notebook's stored output, that "rests on"
+names one of four kinds of evidence (and a stored sweep only where the chapter loads one), and that
 every claim box of the book appears in the ledger.
 """
 from __future__ import annotations
@@ -18,6 +19,8 @@ PAGE = CHAPTERS / "12_claims_on_trial.md"
 VERDICTS = {"holds", "does not hold", "depends", "outdated"}
 CLASS_TO_VERDICT = {"tip": "holds", "danger": "does not hold", "warning": "depends", "note": "outdated"}
 LITERATURE = "From the literature, not measured here."
+# What a verdict rests on: the kinds of evidence, as the "rests on" column starts.
+RESTS_ON = ("a stored sweep: ", "live training at a short budget: ", "a measurement, no training", "the literature")
 
 # A claim box in a chapter notebook: its class and label, and whether its verdict is pending.
 BOX = re.compile(r"(:{3,})\{admonition\} Claim[^\n]*\n:class: claim (\w+)\n(?::name: (\S+)\n)?(.*?)\n\1\s*$",
@@ -40,8 +43,14 @@ def claim_boxes() -> dict[str, dict]:
             for _, cls, label, body in BOX.findall(source(cell)):
                 if label:
                     assert label not in boxes, f"claim label {label} is used twice"
-                    boxes[label] = {"class": cls, "pending": "Verdict: pending" in body, "notebook": nb_path.name}
+                    boxes[label] = {"class": cls, "pending": "Verdict: pending" in body, "notebook": nb_path.name,
+                                    "loads_sweep": loads_sweep(nb_path)}
     return boxes
+
+
+def loads_sweep(nb_path) -> bool:
+    """Whether a chapter loads a stored sweep (seqlib.sweeps.load) in one of its code cells."""
+    return any("sweeps.load(" in source(c) for c in load(nb_path)["cells"] if c["cell_type"] == "code")
 
 
 def section_labels() -> set[str]:
@@ -89,10 +98,16 @@ def stray_digits(evidence: str) -> list[str]:
 
 def row_problems(row: list[str], boxes: dict[str, dict], sections: set[str]) -> list[str]:
     """What is wrong with one ledger row (an empty list if nothing)."""
-    if len(row) != 4:
-        return [f"row has {len(row)} cells, expected 4: {row[:1]}"]
-    claim, verdict_cell, evidence, answer = row
+    if len(row) != 5:
+        return [f"row has {len(row)} cells, expected 5: {row[:1]}"]
+    claim, verdict_cell, evidence, rests_on, answer = row
     problems = []
+    if not rests_on.startswith(RESTS_ON):
+        problems.append(f"'{claim}': 'rests on' must start with one of {RESTS_ON}, got {rests_on!r}")
+    if re.search(r"\d", rests_on):
+        problems.append(f"'{claim}': 'rests on' says its counts in words, got {rests_on!r}")
+    if LITERATURE in evidence and rests_on != "the literature":
+        problems.append(f"'{claim}': marked as literature, but rests on {rests_on!r}")
     match = VERDICT_CELL.match(verdict_cell)
     verdict = match.group(1) if match else None
     if verdict not in VERDICTS:
@@ -116,6 +131,8 @@ def row_problems(row: list[str], boxes: dict[str, dict], sections: set[str]) -> 
                     if verdict in VERDICTS and verdict != expected:
                         problems.append(f"'{claim}': verdict '{verdict}' but {label} in {box['notebook']} "
                                         f"is a '{box['class']}' box ({expected})")
+                    if rests_on.startswith("a stored sweep") and not box.get("loads_sweep", True):
+                        problems.append(f"'{claim}': rests on a stored sweep, but {box['notebook']} loads none")
             elif label not in sections:
                 problems.append(f"'{claim}': links to {label}, which no chapter defines")
         if not measured:
@@ -181,16 +198,16 @@ def test_the_page_glues_only_from_other_pages(text):
 
 # The checks must be able to fail: each bad row below is caught.
 GOOD = ["A claim.", "**holds**", "Measured {glue:text}`02_x.ipynb::k:.0%`. {ref}`Chapter 2 <claim-a>`",
-        "{cite}`key`"]
-FAKE_BOXES = {"claim-a": {"class": "tip", "pending": False, "notebook": "02_x.ipynb"},
-              "claim-b": {"class": "danger", "pending": False, "notebook": "02_x.ipynb"},
-              "claim-p": {"class": "note", "pending": True, "notebook": "06_x.ipynb"}}
+        "live training at a short budget: three seeds, eight epochs", "{cite}`key`"]
+FAKE_BOXES = {"claim-a": {"class": "tip", "pending": False, "notebook": "02_x.ipynb", "loads_sweep": False},
+              "claim-b": {"class": "danger", "pending": False, "notebook": "02_x.ipynb", "loads_sweep": False},
+              "claim-p": {"class": "note", "pending": True, "notebook": "06_x.ipynb", "loads_sweep": False}}
 
 
 def test_a_good_row_passes():
     assert row_problems(GOOD, FAKE_BOXES, set()) == []
-    assert row_problems(["c", "**depends**", f"*{LITERATURE}* Table 2 of the paper.", "{cite}`k`"],
-                        FAKE_BOXES, set()) == []
+    assert row_problems(["c", "**depends**", f"*{LITERATURE}* Table 2 of the paper.", "the literature",
+                         "{cite}`k`"], FAKE_BOXES, set()) == []
 
 
 @pytest.mark.parametrize("change, message", [
@@ -202,7 +219,11 @@ def test_a_good_row_passes():
     ({2: "Measured {glue:text}`02_x.ipynb::k`. {ref}`Chapter 2 <claim-zzz>`"}, "no chapter defines"),
     ({2: "Measured {glue:text}`02_x.ipynb::k`."}, "not marked"),
     ({2: "Pending {ref}`Chapter 6 <claim-p>`."}, "pending"),
-    ({3: "Vaswani et al."}, "cites no primary source"),
+    ({4: "Vaswani et al."}, "cites no primary source"),
+    ({3: "trained a while"}, "must start with one of"),
+    ({3: "live training at a short budget: 3 seeds"}, "counts in words"),
+    ({3: "a stored sweep: tuned, five seeds"}, "loads none"),
+    ({2: f"*{LITERATURE}*"}, "marked as literature, but rests on"),
 ])
 def test_a_bad_row_is_caught(change, message):
     row = list(GOOD)

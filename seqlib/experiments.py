@@ -240,6 +240,30 @@ def _score(task: Task, out: torch.Tensor, y: torch.Tensor) -> dict:
     return {"accuracy": train.accuracy(out, y)}
 
 
+def _test_sizes(size: int, test_sizes) -> tuple:
+    return (size,) if test_sizes is None else tuple(check_int(s, "test size", minimum=1) for s in test_sizes)
+
+
+def _fresh_model(kind: str, t: Task, width: int | None, budget: int, seed: int) -> nn.Module:
+    """A freshly seeded model of ``kind`` for task ``t``: ``width`` wide, or matched to ``budget``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    width = matched_widths(t, budget)[kind] if width is None else width
+    seed_everything(seed)
+    return make_model(kind, t, width)
+
+
+def _test_rows(kind: str, t: Task, model: nn.Module, size: int, seed: int, test_sizes: tuple, n_test: int) -> list:
+    """One dict per test size: ``n_test`` new examples (seed 10,000 + ``seed``), scored."""
+    rows = []
+    for test_size in test_sizes:
+        test = t.make(n_test, test_size, 10_000 + seed)
+        out = train.predict(model, test)
+        rows.append({"kind": kind, "task": t.name, "train_size": size, "test_size": test_size, "seed": seed,
+                     "parameters": count_parameters(model), **_score(t, out, test.y)})
+    return rows
+
+
 def run(kind: str, task, size: int, seed: int, *, test_sizes=None, width: int | None = None, budget: int = 8000,
         steps: int = 300, batch_size: int = 32, lr: float = 3e-3, n_test: int = 500) -> list[dict]:
     """Train one model on one task at one size, and test it at several sizes.
@@ -256,24 +280,14 @@ def run(kind: str, task, size: int, seed: int, *, test_sizes=None, width: int | 
     check_int(size, "size", minimum=1)
     check_int(seed, "seed", minimum=0)
     check_int(steps, "steps", minimum=1)
-    test_sizes = (size,) if test_sizes is None else tuple(check_int(s, "test size", minimum=1) for s in test_sizes)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    width = matched_widths(t, budget)[kind] if width is None else width
-    seed_everything(seed)
-    model = make_model(kind, t, width)
+    test_sizes = _test_sizes(size, test_sizes)
+    model = _fresh_model(kind, t, width, budget, seed)
     data: SeqData = t.make(steps * batch_size, size, seed)
     begin = time.perf_counter()
     train.fit(model, data, epochs=1, batch_size=batch_size, lr=lr, loss=t.loss, metrics=(), clip=1.0, seed=seed,
               progress=False)
     seconds = time.perf_counter() - begin
-    rows = []
-    for test_size in test_sizes:
-        test = t.make(n_test, test_size, 10_000 + seed)
-        out = train.predict(model, test)
-        rows.append({"kind": kind, "task": t.name, "train_size": size, "test_size": test_size, "seed": seed,
-                     "parameters": count_parameters(model), "seconds": seconds, **_score(t, out, test.y)})
-    return rows
+    return [{**row, "seconds": seconds} for row in _test_rows(kind, t, model, size, seed, test_sizes, n_test)]
 
 
 def converge(kind: str, task, size: int, seed: int, *, lr: float, test_sizes=None, width: int | None = None,
@@ -300,12 +314,8 @@ def converge(kind: str, task, size: int, seed: int, *, lr: float, test_sizes=Non
                         (n_val, "n_val"), (n_test, "n_test")):
         check_int(value, name, minimum=1)
     check_int(max_rounds, "max_rounds", minimum=1, maximum=999)  # round seeds stay below the next seed's
-    test_sizes = (size,) if test_sizes is None else tuple(check_int(s, "test size", minimum=1) for s in test_sizes)
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    width = matched_widths(t, budget)[kind] if width is None else width
-    seed_everything(seed)
-    model = make_model(kind, t, width)
+    test_sizes = _test_sizes(size, test_sizes)
+    model = _fresh_model(kind, t, width, budget, seed)
     val = t.make(n_val, size, 20_000 + seed)
 
     def stream(round_: int) -> SeqData:  # round 1, 2, ...: fresh examples from seeds no other set uses
@@ -314,10 +324,4 @@ def converge(kind: str, task, size: int, seed: int, *, lr: float, test_sizes=Non
     metrics = ("accuracy",) if t.loss == "cross_entropy" else ()
     history = train.fit(model, stream, epochs=max_rounds, batch_size=batch_size, lr=lr, loss=t.loss,
                         metrics=metrics, val=val, clip=1.0, seed=seed, patience=patience, progress=False)
-    rows = []
-    for test_size in test_sizes:
-        test = t.make(n_test, test_size, 10_000 + seed)
-        out = train.predict(model, test)
-        rows.append({"kind": kind, "task": t.name, "train_size": size, "test_size": test_size, "seed": seed,
-                     "parameters": count_parameters(model), **_score(t, out, test.y)})
-    return rows, history
+    return _test_rows(kind, t, model, size, seed, test_sizes, n_test), history

@@ -167,14 +167,29 @@ def _png(frame, dpi: int) -> bytes:
     return buf.getvalue()
 
 
-def _shared_stack(widget, values):
-    """A ``Stack`` of one ``widget(value)`` per value, all sharing the first one's layout (and
-    style), so that the stored widget state holds one layout model, not one per frame."""
+def _stack(children, selected_index: int = 0):
+    """Widgets shown one at a time, the one at ``selected_index``: an ipywidgets 8 ``Stack``.
+
+    ipywidgets 7 (which Colab ships) has no ``Stack``; there a ``Tab`` does the same job, its
+    tab bar (numbered from 1) showing above the frames, still linked to the same controls.
+    """
     import ipywidgets as widgets
 
+    if hasattr(widgets, "Stack"):
+        return widgets.Stack(children, selected_index=selected_index)
+    tab = widgets.Tab(children)
+    for i in range(len(children)):
+        tab.set_title(i, str(i + 1))
+    tab.selected_index = selected_index
+    return tab
+
+
+def _shared_stack(widget, values):
+    """A :func:`_stack` of one ``widget(value)`` per value, all sharing the first one's layout (and
+    style), so that the stored widget state holds one layout model, not one per frame."""
     first = widget(values[0])
     shared = {k: getattr(first, k) for k in ("layout", "style") if hasattr(first, k)}
-    return widgets.Stack([first, *(widget(v, **shared) for v in values[1:])], selected_index=0)
+    return _stack([first, *(widget(v, **shared) for v in values[1:])])
 
 
 @functools.cache
@@ -227,9 +242,6 @@ def step_explorer(frames, labels=None, title: str | None = None, description: st
         raise ValueError(f"labels must give one text per frame: {len(pngs)} frames, got {len(labels)} labels")
     import ipywidgets as widgets
 
-    if not hasattr(widgets, "Stack"):
-        raise ImportError(f"step_explorer needs ipywidgets >= 8 (for widgets.Stack), got {widgets.__version__}; "
-                          "run `pip install -U ipywidgets` and restart the kernel")
     n = len(pngs)
     stack = _shared_stack(lambda v, **kw: widgets.Image(value=v, format="png", **kw), pngs)
     slider = widgets.IntSlider(value=0, min=0, max=n - 1, description=description)
@@ -325,9 +337,9 @@ def attention_explorer(tokens, weights, title: str | None = None):
             queries.selected_index = T - 1
             links.append(widgets.jslink((query, "value"), (queries, "selected_index")))
             per_head.append(queries)
-        heads.append(widgets.Stack(per_head, selected_index=0))
+        heads.append(_stack(per_head))
         links.append(widgets.jslink((head, "index"), (heads[-1], "selected_index")))
-    stack = widgets.Stack(heads, selected_index=0)
+    stack = _stack(heads)
     links.append(widgets.jslink((layer, "index"), (stack, "selected_index")))
     children = [widgets.HBox([layer, head]), query, stack]
     if title:

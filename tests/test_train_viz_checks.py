@@ -172,6 +172,22 @@ def test_attention_explorer_links_layer_head_and_query_client_side():
         viz.attention_explorer(["a", "b", "c"], w)
 
 
+def test_explorers_fall_back_to_tabs_where_ipywidgets_has_no_stack(monkeypatch):
+    """ipywidgets 7 (Colab's) has no Stack: the explorers use a Tab instead, linked the same way."""
+    ipywidgets = pytest.importorskip("ipywidgets")
+    monkeypatch.delattr(ipywidgets, "Stack", raising=False)
+    ex = viz.step_explorer(_frames(3), labels=["a", "b", "c"])
+    assert isinstance(ex.stack, ipywidgets.Tab) and len(ex.stack.children) == 3
+    assert [ex.stack.get_title(i) for i in range(3)] == ["1", "2", "3"]
+    assert _linked(ex, (ex.slider, "value"), (ex.stack, "selected_index"))
+    w = torch.full((1, 2, 3, 3), 1 / 3)
+    att = viz.attention_explorer(["a", "b", "c"], w)
+    assert isinstance(att.stack, ipywidgets.Tab) and isinstance(att.stack.children[0], ipywidgets.Tab)
+    assert att.stack.children[0].children[1].selected_index == 2  # the last query, as with a Stack
+    assert _linked(att, (att.head, "index"), (att.stack.children[0], "selected_index"))
+    plt.close("all")
+
+
 def test_step_explorer_rejects_bad_input():
     pytest.importorskip("ipywidgets")
     with pytest.raises(ValueError, match="at least one frame, got none"):

@@ -18,6 +18,13 @@ __all__ = ["RecurrentModel", "set_forget_bias", "train_on_adding", "KINDS"]
 
 KINDS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
+#: Whether a batch with no padding skips packing. Before PyTorch 2.13 a packed sequence takes the
+#: CPU's native recurrent kernel, not oneDNN's: on one thread, Chapter 3's LSTM takes about 8 times
+#: as long per training step packed as not (Colab's torch 2.11). From 2.13 on both are fast, and packing stays, because the
+#: book's stored outputs and sweeps were made that way (the two paths differ in the last bits:
+#: tests/test_models.py checks that they agree to rounding).
+PACK_FULL_BATCHES = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 13)
+
 
 def set_forget_bias(lstm: nn.LSTM, value: float) -> nn.LSTM:
     """Set every forget-gate bias of ``lstm`` so that ``b_ih + b_hh`` equals ``value`` for the forget gate.
@@ -99,11 +106,13 @@ class RecurrentModel(nn.Module):
         x = self._dropout(x)
         if B == 0:  # pack_padded_sequence refuses an empty batch; the layer itself takes one
             outputs, state = self.rnn(x)  # (0, T, D*H)
+        elif not PACK_FULL_BATCHES and bool((lengths == T).all()):  # nothing to pack (see above)
+            outputs, state = self.rnn(x)  # (B, T, D*H)
         else:
             packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
             outputs, state = self.rnn(packed)
         if self.per_step:
-            if B:
+            if isinstance(outputs, nn.utils.rnn.PackedSequence):
                 outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=T)  # (B, T, D*H)
             out = self.readout(self._dropout(outputs))  # (B, T, output_size)
         else:

@@ -19,6 +19,29 @@ def test_padded_batch_gives_the_same_answers_as_each_sequence_alone(kind, bidire
     assert torch.allclose(batched, alone, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", sorted(models.KINDS))
+@pytest.mark.parametrize("per_step", [False, True])
+def test_a_full_batch_gives_the_same_answers_packed_or_not(kind, per_step, monkeypatch):
+    """Before torch 2.13 a batch with no padding is not packed (speed); the two paths agree to rounding."""
+    torch.manual_seed(0)
+    model = models.RecurrentModel(kind, 3, 8, 2, num_layers=2, per_step=per_step)
+    x = torch.randn(4, 6, 3)
+    results = {}
+    for pack in (True, False):
+        monkeypatch.setattr(models, "PACK_FULL_BATCHES", pack)
+        model.zero_grad()
+        out = model(x)
+        out.square().sum().backward()
+        results[pack] = out.detach(), [p.grad.clone() for p in model.parameters()]
+    (a, ga), (b, gb) = results[True], results[False]
+    assert a.shape == b.shape == ((4, 6, 2) if per_step else (4, 2))
+    assert torch.allclose(a, b, atol=1e-6) and all(torch.allclose(p, q, atol=1e-5) for p, q in zip(ga, gb))
+    monkeypatch.setattr(models, "PACK_FULL_BATCHES", False)
+    short = model(x, torch.tensor([6, 3, 6, 6]))  # padding: packed whatever the version
+    monkeypatch.setattr(models, "PACK_FULL_BATCHES", True)
+    assert torch.equal(short, model(x, torch.tensor([6, 3, 6, 6])))
+
+
 def test_tokens_per_step_and_squeeze():
     d = data.parity_task(6, 9, min_length=2, seed=0)
     per_step = models.RecurrentModel("lstm", len(d.vocab), 8, 2, tokens=True, per_step=True)

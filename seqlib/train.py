@@ -135,7 +135,7 @@ def evaluate(model: nn.Module, data, loss="cross_entropy", metrics=("accuracy",)
 def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
         loss="cross_entropy", metrics=("accuracy",), val=None, clip: float | None = None,
         weight_decay: float = 0.0, warmup: int = 0, seed: int = 0, patience: int | None = None,
-        progress: bool | None = None) -> History:
+        min_delta: float = 0.0, progress: bool | None = None) -> History:
     """Train ``model`` on ``data`` with Adam; return the per-epoch :class:`seqlib.train.History`.
 
     Args:
@@ -154,11 +154,16 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
         patience: early stopping. With ``val`` given, stop once the validation loss has not
             improved for ``patience`` epochs, and put back the weights of the best epoch
             (``History.best_epoch``); ``epochs`` is then the most epochs that may run.
+        min_delta: with ``patience``, an epoch improves only if its validation loss is lower than
+            the best so far by more than this (0: any improvement counts), so that a model that has
+            solved its task stops instead of gaining 1e-5 an epoch until the cap.
         progress: show a progress bar (default: unless ``SEQLIB_PROGRESS=0``).
     """
     check_int(epochs, "epochs", minimum=1)
     if patience is not None:
         check_int(patience, "patience", minimum=1)
+        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
         if val is None:
             raise ValueError("patience stops on the validation loss: pass val= (validation data) with it")
     loss_fn = _resolve(loss, LOSSES, "loss")
@@ -197,7 +202,7 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
         history.log(**row)
         bar.set_postfix({k: round(v, 4) for k, v in row.items() if k in ("train_loss", "val_loss", "val_accuracy")})
         if patience is not None:
-            if row["val_loss"] < best_loss:  # a copy of the best weights so far
+            if row["val_loss"] < best_loss - min_delta:  # a copy of the best weights so far
                 best_loss, history.best_epoch = row["val_loss"], epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             elif epoch - (history.best_epoch or 0) >= patience:

@@ -27,7 +27,8 @@ In a chapter::
     live = sweeps.rerun("co2", config)     # train one config again, here and now
     assert sweeps.same(live, stored)       # exactly, under the pinned numerics
 
-The sweeps (``SWEEPS``): ``co2`` (Chapter 9: forecasting a real series, the LSTM against
+The sweeps (``SWEEPS``): ``bottleneck`` (Chapter 4: encoder-decoders with and without attention,
+learning rates and seeds, each trained until its validation loss stops improving); ``co2`` (Chapter 9: forecasting a real series, the LSTM against
 the Transformer, learning rates and seeds); ``long_range`` (Chapter 7: the four long-range tasks,
 learning rates and seeds, each run trained until its validation loss stops improving) and
 ``long_range_longer`` (the cells its cap stopped, again with five times the cap); ``after_both``
@@ -76,13 +77,13 @@ class Sweep:
 
 
 def _registry() -> dict:
-    from . import after_both, forecasting, long_range
+    from . import after_both, bottleneck, forecasting, long_range
 
-    return {s.name: s for s in (forecasting.CO2, long_range.LONG_RANGE, long_range.LONG_RANGE_LONGER,
-                                after_both.AFTER_BOTH)}
+    return {s.name: s for s in (bottleneck.BOTTLENECK, forecasting.CO2, long_range.LONG_RANGE,
+                                long_range.LONG_RANGE_LONGER, after_both.AFTER_BOTH)}
 
 
-SWEEPS = ("co2", "long_range", "long_range_longer", "after_both")
+SWEEPS = ("bottleneck", "co2", "long_range", "long_range_longer", "after_both")
 
 
 def get(name: str) -> Sweep:

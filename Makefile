@@ -14,7 +14,7 @@ JOBS ?= auto
 # `make refresh` executes this many notebooks at once (each on one thread).
 REFRESH_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: book test refresh student install graphviz browser clean
+.PHONY: book test refresh student install graphviz browser clean colab-check
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,14 @@ student: install graphviz
 	cp _config.yml _toc.yml references.bib _build/student/
 	cp chapters/*.md _build/student/chapters/
 	$(BIN)/python -m seqlib.student chapters/*.ipynb --out _build/student/chapters
+
+# The check on other stacks (README, "Other stacks"): every chapter alone in an empty folder on
+# Colab's package versions (STACK=colab) or the newest releases (STACK=newest), with no output
+# comparison; tens of minutes and several GB of downloads, so not part of `make test`.
+STACK ?= colab
+STACK_PYTHON ?= python3.13
+colab-check:
+	$(PYTHON) tests/stacks/colab_check.py $(STACK) --python $(STACK_PYTHON)
 
 clean:
 	rm -rf $(VENV) _build

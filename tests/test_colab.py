@@ -1,7 +1,9 @@
 """The Colab check, part two (part one is nbval_isolation: every notebook runs alone in an
 empty folder): seqlib installs with pip from the checkout, as a package with ranged
 dependencies, and the kernels import that installed package, identical to the source."""
+import json
 import pathlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -60,3 +62,48 @@ print(seqlib.data.parity_task(4, 6).x.shape)
         out = subprocess.run([sys.executable, "-c", code], cwd=empty, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "torch.Size([4, 6])"
+
+
+def _stack_names(name):
+    lines = (ROOT / "tests" / "stacks" / f"{name}.txt").read_text().splitlines()
+    return {re.split(r"[=<>!~ ]", line.split("#")[0].strip())[0].lower()
+            for line in lines if line.split("#")[0].strip()}
+
+
+def test_the_other_stacks_list_every_dependency_of_seqlib():
+    """`make colab-check` installs each stack before seqlib, as a runtime that already has its
+    packages; a dependency missing from a stack would be installed by seqlib, untested as Colab's."""
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {re.split(r"[=<>!~ \[;]", d)[0].lower() for d in deps}
+    for stack in ("colab", "newest"):
+        missing = names - _stack_names(stack)
+        assert not missing, f"tests/stacks/{stack}.txt lacks seqlib's dependencies {sorted(missing)}"
+    pins = [line for line in (ROOT / "tests" / "stacks" / "colab.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
+    assert all("==" in line for line in pins), f"Colab's stack pins exact versions, got {pins}"
+
+
+def test_the_colab_check_report_is_of_the_stack_it_names():
+    """The README quotes the last report of each stack: it must have run every chapter, on the
+    versions its stack file pins, and found seqlib's install leaving the runtime alone."""
+    for stack in ("colab", "newest"):
+        path = ROOT / "tests" / "stacks" / "reports" / f"{stack}.json"
+        report = json.loads(path.read_text())
+        chapters = sorted(p.name for p in (ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+        assert sorted(report["chapters"]) == chapters, f"{path.name} did not run every chapter"
+        assert report["requirements"] == [line.split("#")[0].strip() for line in
+                                          (ROOT / "tests" / "stacks" / f"{stack}.txt").read_text().splitlines()
+                                          if line.split("#")[0].strip()], f"{path.name} is of an older {stack}.txt"
+        for line in report["requirements"]:
+            if "==" in line:
+                name, version = line.split("==")
+                assert report["versions"][name] == version, f"{path.name}: {name} {report['versions'][name]}"
+        assert report["pip_would_also_install"] == []
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colab_check", ROOT / "tests" / "stacks" / "colab_check.py")
+    colab_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(colab_check)
+    assert colab_check.table() in (ROOT / "README.md").read_text(), (
+        "the README's table of the last stack checks is out of date: paste "
+        "`python tests/stacks/colab_check.py --table` into it")

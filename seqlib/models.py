@@ -20,8 +20,8 @@ KINDS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 #: Whether a batch with no padding skips packing. Before PyTorch 2.13 a packed sequence takes the
 #: CPU's native recurrent kernel, not oneDNN's: on one thread, Chapter 3's LSTM takes about 8 times
-#: as long per training step packed as not (Colab's torch 2.11). From 2.13 on both are fast, and packing stays, because the
-#: book's stored outputs and sweeps were made that way (the two paths differ in the last bits:
+#: as long per training step packed as not (Colab's torch 2.11). From 2.13 on both are fast, and
+#: packing stays, because the book's stored outputs and sweeps were made that way (the two paths differ in the last bits:
 #: tests/test_models.py checks that they agree to rounding).
 PACK_FULL_BATCHES = tuple(int(v) for v in torch.__version__.split("+")[0].split(".")[:2]) >= (2, 13)
 

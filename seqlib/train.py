@@ -160,10 +160,10 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
         progress: show a progress bar (default: unless ``SEQLIB_PROGRESS=0``).
     """
     check_int(epochs, "epochs", minimum=1)
+    if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
     if patience is not None:
         check_int(patience, "patience", minimum=1)
-        if not (isinstance(min_delta, (int, float)) and math.isfinite(min_delta) and min_delta >= 0):
-            raise ValueError(f"min_delta must be a number >= 0, got {min_delta!r}")
         if val is None:
             raise ValueError("patience stops on the validation loss: pass val= (validation data) with it")
     loss_fn = _resolve(loss, LOSSES, "loss")

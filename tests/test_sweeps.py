@@ -168,8 +168,9 @@ def test_fit_with_min_delta_counts_only_real_improvements():
     assert plain[: len(coarse)].tolist() == coarse.tolist()  # the same run, stopped sooner
     kept = coarse[runs[0.05].best_epoch - 1]
     assert all(v >= kept - 0.05 for v in coarse[runs[0.05].best_epoch:])  # nothing after it gained 0.05
-    with pytest.raises(ValueError, match="min_delta must be a number >= 0, got -1"):
-        train.fit(model, _toy(0), val=_toy(1), patience=3, min_delta=-1)
+    for bad in ({"val": _toy(1), "patience": 3}, {}):  # checked with or without early stopping
+        with pytest.raises(ValueError, match="min_delta must be a number >= 0, got -1"):
+            train.fit(model, _toy(0), min_delta=-1, **bad)
 
 
 def test_fit_with_patience_stops_and_keeps_the_best_epoch():

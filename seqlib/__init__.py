@@ -20,6 +20,7 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.scan                     linear recurrences by a loop and by a parallel scan; minGRU
     seqlib.ssm                      a selective state space model (Mamba-style) and its language model
     seqlib.forecast                 seasonal naive baseline, rolling-origin backtests, small forecasters
+    seqlib.verdicts                 the range rule: a lead only where one model's worst seed beats the other's best
     seqlib.checks                   graders for the coding exercises
     seqlib.bench                    time, memory and state of an LSTM and a Transformer (``python -m seqlib.bench``)
     seqlib.sweeps                   stored sweeps: long training grids, run once (``python -m seqlib.sweeps``), shipped
@@ -28,7 +29,7 @@ Each model is a module of its own, checked against its PyTorch counterpart in ``
 or, where PyTorch has none (linear attention, scans, state space models), against a loop.
 """
 from . import (attention, checks, data, experiments, forecast, interpret, linear_attention, models,
-               positions, recurrent, scan, seq2seq, ssm, train, transformer, viz)
+               positions, recurrent, scan, seq2seq, ssm, train, transformer, verdicts, viz)
 from .prose import glue
 from .runtime import generator, numpy_rng, seed_everything, setup
 
@@ -46,5 +47,5 @@ def __getattr__(name):
 
 __all__ = ["setup", "generator", "seed_everything", "numpy_rng", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",
            "seq2seq", "transformer", "interpret", "bench", "experiments", "forecast",
-           "linear_attention", "scan", "ssm",
+           "linear_attention", "scan", "ssm", "verdicts",
            "__version__"]

@@ -184,8 +184,10 @@ def fit(model: nn.Module, data, *, epochs: int = 10, batch_size: int = 64, lr: f
             inputs, y = _to(inputs, device), y.to(device)
             batch_loss = loss_fn(model(*inputs), y)
             if not torch.isfinite(batch_loss):
-                raise FloatingPointError(f"the loss became {batch_loss.item()} in epoch {epoch}; "
+                err = FloatingPointError(f"the loss became {batch_loss.item()} in epoch {epoch}; "
                                          "try a smaller learning rate or gradient clipping")
+                err.epoch = epoch  # the epoch it happened in, for a caller that records the failure
+                raise err
             opt.zero_grad()
             batch_loss.backward()
             norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else math.inf)

@@ -105,6 +105,39 @@ def test_toy_translation_matches_the_reference_and_reorders():
     assert data.translate("the big dog sees a cat".split()) == "hundo grando le kato un vidas".split()
 
 
+def test_count_clauses_and_reverse_sources_of_toy_translation():
+    d = data.toy_translation(60, max_clauses=4, max_adjectives=1, seed=3)
+    before = d.x.clone()
+    k = data.count_clauses(d)
+    assert k.shape == (60,) and set(k.tolist()) == {1, 2, 3, 4}
+    for x, n, c in zip(d.x, d.lengths, k):
+        assert d.vocab.decode(x[:n]).count("and") + 1 == c
+    r = data.reverse_sources(d)
+    assert torch.equal(r.y, d.y) and torch.equal(r.lengths, d.lengths) and r.meta["task"] == "toy_translation"
+    for x, xr, n in zip(d.x, r.x, d.lengths.tolist()):
+        assert torch.equal(xr[:n], x[:n].flip(0)) and torch.equal(xr[n:], x[n:])  # padding stays at the end
+    assert torch.equal(data.reverse_sources(r).x, d.x)  # reversing twice gives the sentence back
+    part = d.subset(k == 2)
+    assert (data.count_clauses(part) == 2).all()
+    assert torch.equal(d.x, before)  # the original is left alone
+    with pytest.raises(TypeError, match="toy_translation"):
+        data.count_clauses(data.copy_task(4, 5))
+    with pytest.raises(TypeError, match="toy_translation"):
+        data.reverse_sources(data.copy_task(4, 5))
+
+
+def test_word_by_word_gets_the_words_and_misses_the_order():
+    # one clause, no adjectives: "DET NOUN VERB DET NOUN" becomes "NOUN DET NOUN DET VERB"; word by
+    # word keeps the source's order, so of the six reference tokens only the second article and <eos>
+    # are right in place, in every sentence
+    d = data.toy_translation(50, max_clauses=1, max_adjectives=0, seed=4)
+    assert data.word_by_word(d) == {"token_accuracy": 2 / 6, "sequence_accuracy": 0.0}
+    longer = data.toy_translation(200, max_clauses=3, max_adjectives=1, seed=4)
+    assert 0.1 < data.word_by_word(longer)["token_accuracy"] < 0.6
+    with pytest.raises(TypeError, match="toy_translation"):
+        data.word_by_word(data.copy_task(4, 5))
+
+
 def test_word_order_twins_share_their_words_but_not_their_label():
     d = data.word_order_sentiment(40, fillers=(0, 2), seed=0)
     for i in range(0, 80, 2):

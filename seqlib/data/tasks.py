@@ -292,6 +292,49 @@ def toy_translation(n: int, max_clauses: int = 2, max_adjectives: int = 2, min_c
                    target_lengths=target_lengths, task="toy_translation")
 
 
+def _check_translation(d, name):
+    if not isinstance(d, SeqData) or d.meta.get("task") != "toy_translation":
+        raise TypeError(f"{name} reads a toy_translation data set (data.toy_translation), "
+                        f"got {type(d).__name__} of task {getattr(d, 'meta', {}).get('task')!r}")
+
+
+def count_clauses(d: SeqData) -> torch.Tensor:
+    """The number of clauses of each source sentence of a :func:`toy_translation` set, shape (n,):
+    one more than its count of "and"."""
+    _check_translation(d, "count_clauses")
+    return (d.x == d.vocab.id(_AND[0])).sum(1) + 1  # (n,)
+
+
+def reverse_sources(d: SeqData) -> SeqData:
+    """The same pairs of a :func:`toy_translation` set with each source sentence reversed (its
+    padding stays at the end), the trick of Sutskever et al. (2014); the targets are unchanged."""
+    _check_translation(d, "reverse_sources")
+    x = d.x.clone()  # (n, S)
+    for i, n in enumerate(d.lengths.tolist()):
+        x[i, :n] = x[i, :n].flip(0)
+    return SeqData(x, d.y, lengths=d.lengths, vocab=d.vocab, **d.meta)
+
+
+def word_by_word(d: SeqData) -> dict:
+    """The trivial baseline of a :func:`toy_translation` set: every source word replaced by its
+    translation, in the source's order, then ``<eos>``.
+
+    Scored as a translator is: ``token_accuracy``, the share of the reference's tokens (after
+    ``<bos>``, ``<eos>`` included) that the guess has right in place, and ``sequence_accuracy``, the
+    share of sentences it has right whole. It gets every word and most of the order wrong.
+    """
+    _check_translation(d, "word_by_word")
+    tv = d.meta["target_vocab"]
+    right = total = exact = 0
+    for b in range(len(d)):
+        reference = tv.decode(d.y[b])[1:]  # after <bos>, up to <eos>
+        guess = [LEXICON[w] for w in d.vocab.decode(d.x[b])] + [EOS]
+        right += sum(g == r for g, r in zip(guess, reference))
+        total += len(reference)
+        exact += guess == reference
+    return {"token_accuracy": right / total, "sequence_accuracy": exact / len(d)}
+
+
 # ---- Chapter 1's probes ---------------------------------------------------------------
 _NOUNS = ["film", "book", "meal", "hotel", "concert", "game", "show", "trip"]
 _GOOD = ["good", "great", "fine", "lovely", "superb", "pleasant"]

@@ -5,6 +5,7 @@ sweep's grid) and reproducible: a sample of its records is re-run here and must 
 bit under the pinned numerics (the Makefile exports kernel.env to the tests, as to the kernels).
 """
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,17 @@ def test_seqlib_pins_the_same_numerics_as_kernel_env():
     assert set(runtime.PINNED_NUMERICS) == {"ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA"}
 
 
+def _val_curve(r):
+    # a sweep's validation curve: the loss in nats, or in bits for the language-model sweeps
+    curve = r["curve"]
+    return curve["val_loss"] if "val_loss" in curve else curve["val_bits"]
+
+
+def _model(config):
+    # what a sweep compares: its config without the learning rate, the seed and the fold
+    return tuple((k, v) for k, v in config.items() if k not in ("lr", "seed", "fold"))
+
+
 @pytest.mark.parametrize("name", sweeps.SWEEPS)
 def test_every_sweep_is_stored_complete_and_well_formed(name):
     stored = sweeps.records(name)
@@ -31,14 +43,27 @@ def test_every_sweep_is_stored_complete_and_well_formed(name):
     for r in stored:
         assert r["schema"] == sweeps.SCHEMA and r["pinned"] and r["seed_offset"] == 0
         assert r["machine"]["cpu_capability"] == "AVX2" and r["machine"]["threads"] == 1
-        assert len(r["curve"]["val_loss"]) == len(r["curve"]["train_loss"]) >= r["best_epoch"] >= 1
+        if r["result"].get("diverged"):  # a run whose loss became infinite: recorded, with no curve
+            assert r["best_epoch"] == 0 and _val_curve(r) == [] and r["result"]["diverged_epoch"] >= 1
+            continue
+        train_curve = r["curve"]["train_loss"] if "train_loss" in r["curve"] else r["curve"]["train_bits"]
+        curve, delta = _val_curve(r), r["settings"].get("min_delta", 0.0)
+        assert len(curve) == len(train_curve) >= r["best_epoch"] >= 1
         # early stopping kept the best epoch: the stored validation loss is the curve's minimum
         # (with min_delta, the last epoch that improved by more than it: within min_delta of it)
-        curve, delta = r["curve"]["val_loss"], r["settings"].get("min_delta", 0.0)
-        assert r["result"]["val_loss"] == pytest.approx(curve[r["best_epoch"] - 1], rel=1e-4)
-        assert min(curve) >= r["result"]["val_loss"] * (1 - 1e-4) - delta
+        value = r["result"]["val_loss"] if "val_loss" in r["result"] else r["result"]["val_bits"]
+        if "val_bits" in r["result"]:
+            delta /= math.log(2)  # min_delta is in nats
+        assert value == pytest.approx(curve[r["best_epoch"] - 1], rel=1e-4)
+        assert min(curve) >= value * (1 - 1e-4) - delta
     frame = sweeps.load(name)
     assert len(frame) == len(stored) and frame["params"].gt(0).all()
+    assert (frame["epochs_run"] == [len(_val_curve(r)) for r in stored]).all()
+
+
+#: sweeps whose runs take a minute or more, with a partial re-run: (module, function, epochs)
+PARTIAL = {"bottleneck": ("bottleneck", "run_one", 2), "warmup": ("transformer", "run_warmup", 1),
+           "translation": ("transformer", "run_translation", 2)}
 
 
 @pinned
@@ -47,30 +72,41 @@ def test_a_sample_of_every_sweep_reproduces_exactly(name):
     stored = sorted(sweeps.records(name), key=lambda r: r["seconds"])
     by_model = {}
     for r in stored:
-        by_model.setdefault(r["config"]["model"], r)  # the quickest record of each model
+        by_model.setdefault(_model(r["config"]), r)  # the quickest record of each model
     # to keep the suite fast, a model whose quickest record took over 30 s is left to the
-    # chapter's own re-run (and, where the sweep can, to a partial re-run below), unless it is
-    # the file's quickest (every file is sampled at least once)
-    sample = [r for r in by_model.values() if r["seconds"] <= 30 or r is stored[0]]
+    # chapter's own re-run and to the partial re-run below, unless it is the file's quickest and
+    # the sweep has no partial re-run (every file is sampled at least once)
+    sample = [r for r in by_model.values() if r["seconds"] <= 30 or (r is stored[0] and name not in PARTIAL)]
     for r in sample:
         live = sweeps.rerun(name, r["config"])
         assert sweeps.differences(live, r) == []
 
 
 @pinned
-def test_the_first_epochs_of_every_bottleneck_model_reproduce_exactly():
-    """A partial re-run: the first two epochs of each model's quickest record give the start of its
+@pytest.mark.parametrize("name", sorted(PARTIAL))
+def test_the_first_epochs_of_every_model_of_the_long_sweeps_reproduce_exactly(name):
+    """A partial re-run: the first epochs of each model's quickest record give the start of its
     stored curve to the last digit (the full runs take a minute or more each)."""
-    from seqlib.sweeps import bottleneck
+    import importlib
 
+    module, function, epochs = PARTIAL[name]
+    run_part = getattr(importlib.import_module(f"seqlib.sweeps.{module}"), function)
     by_model = {}
-    for r in sorted(sweeps.records("bottleneck"), key=lambda r: r["seconds"]):
-        by_model.setdefault(r["config"]["model"], r)
-    assert sorted(by_model) == sorted(bottleneck.VARIANTS)
+    for r in sorted(sweeps.records(name), key=lambda r: r["seconds"]):
+        if not r["result"].get("diverged"):
+            by_model.setdefault(_model(r["config"]), r)
+    assert sorted(by_model) == sorted({_model(c) for c in sweeps.get(name).configs()})
     for r in by_model.values():
-        part = bottleneck.run_one(r["config"], max_epochs=2)
+        part = run_part(r["config"], max_epochs=epochs)
         assert part["params"] == r["params"]
-        assert part["curve"] == {k: v[:2] for k, v in r["curve"].items()}, r["config"]
+        assert part["curve"] == {k: v[:epochs] for k, v in r["curve"].items()}, r["config"]
+
+
+def test_the_readme_table_of_the_sweeps_is_the_one_the_records_give():
+    from seqlib.sweeps.__main__ import table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert table() in readme, "paste `python -m seqlib.sweeps table` into the README's section on stored sweeps"
 
 
 @pinned

@@ -28,7 +28,9 @@ In a chapter::
     assert sweeps.same(live, stored)       # exactly, under the pinned numerics
 
 The sweeps (``SWEEPS``): ``bottleneck`` (Chapter 4: encoder-decoders with and without attention,
-learning rates and seeds, each trained until its validation loss stops improving); ``co2`` (Chapter 9: forecasting a real series, the LSTM against
+learning rates and seeds, each trained until its validation loss stops improving); ``warmup`` and
+``translation`` (Chapter 6: norm placement and warm-up on a character model, and the Transformer
+against the LSTM with attention on Chapter 4's task, trained the same way); ``co2`` (Chapter 9: forecasting a real series, the LSTM against
 the Transformer, learning rates and seeds); ``long_range`` (Chapter 7: the four long-range tasks,
 learning rates and seeds, each run trained until its validation loss stops improving) and
 ``long_range_longer`` (the cells its cap stopped, again with five times the cap); ``after_both``
@@ -77,13 +79,13 @@ class Sweep:
 
 
 def _registry() -> dict:
-    from . import after_both, bottleneck, forecasting, long_range
+    from . import after_both, bottleneck, forecasting, long_range, transformer
 
-    return {s.name: s for s in (bottleneck.BOTTLENECK, forecasting.CO2, long_range.LONG_RANGE,
-                                long_range.LONG_RANGE_LONGER, after_both.AFTER_BOTH)}
+    return {s.name: s for s in (bottleneck.BOTTLENECK, transformer.WARMUP, transformer.TRANSLATION, forecasting.CO2,
+                                long_range.LONG_RANGE, long_range.LONG_RANGE_LONGER, after_both.AFTER_BOTH)}
 
 
-SWEEPS = ("bottleneck", "co2", "long_range", "long_range_longer", "after_both")
+SWEEPS = ("bottleneck", "warmup", "translation", "co2", "long_range", "long_range_longer", "after_both")
 
 
 def get(name: str) -> Sweep:
@@ -129,6 +131,13 @@ def records(name: str, root: Path | None = None) -> list:
     return sorted(found.values(), key=lambda r: order[_key(r["config"])])
 
 
+def _epochs_run(record: dict) -> int:
+    # the length of the validation curve, in nats ("val_loss") or bits ("val_bits"); 0 for a run
+    # whose loss became infinite before its first epoch ended
+    curve = record["curve"]
+    return len(curve["val_loss"] if "val_loss" in curve else curve.get("val_bits", []))
+
+
 def load(name: str, root: Path | None = None) -> pd.DataFrame:
     """The records of sweep ``name`` as a DataFrame: one row per record, with the config's keys,
     ``params``, ``best_epoch``, ``epochs_run``, ``seconds``, the result's keys, and ``record``
@@ -136,7 +145,7 @@ def load(name: str, root: Path | None = None) -> pd.DataFrame:
     rows = []
     for r in records(name, root):
         rows.append({**r["config"], "params": r["params"], "best_epoch": r["best_epoch"],
-                     "epochs_run": len(r["curve"].get("val_loss", [])), "seconds": r["seconds"],
+                     "epochs_run": _epochs_run(r), "seconds": r["seconds"],
                      **r["result"], "record": r})
     if not rows:
         raise ValueError(f"sweep {name!r} has no records in {results_path(name, root)}; "

@@ -4,6 +4,7 @@
     python -m seqlib.sweeps status co2             records stored and missing, total training time
     python -m seqlib.sweeps run co2 --jobs 2       run the missing configs (resumable), in parallel
     python -m seqlib.sweeps check co2 --sample 2   re-run stored records and compare them exactly
+    python -m seqlib.sweeps table                  the README's table of the sweeps, from their records
 """
 from __future__ import annotations
 
@@ -35,10 +36,27 @@ def check(name: str, sample: int) -> list:
     return found
 
 
+def table() -> str:
+    """The README's table of the sweeps: what each trains (its description), how many runs, their
+    parameter counts and the CPU-minutes they took on one thread, all read from the stored records."""
+    from . import SWEEPS
+
+    rows = ["| sweep | what it trains | runs | parameters | CPU-minutes (one thread) |",
+            "| --- | --- | --- | --- | --- |"]
+    for name in SWEEPS:
+        stored = records(name)
+        params = sorted({r["params"] for r in stored})
+        span = f"{params[0]:,}" if len(params) == 1 else f"{params[0]:,} to {params[-1]:,}"
+        minutes = sum(r["seconds"] for r in stored) / 60
+        rows.append(f"| `{name}` | {get(name).description} | {len(stored)} | {span} | {minutes:.0f} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m seqlib.sweeps", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="the sweeps and their records")
+    sub.add_parser("table", help="the README's table of the sweeps")
     for command in ("status", "run", "check"):
         p = sub.add_parser(command)
         p.add_argument("name")
@@ -53,6 +71,9 @@ def main(argv=None) -> int:
 
         for name in SWEEPS:
             print(f"{name}: {len(records(name))} records, {len(missing(name))} missing -- {get(name).description}")
+        return 0
+    if args.command == "table":
+        print(table())
         return 0
     if args.command == "status":
         stored = records(args.name)

@@ -97,5 +97,5 @@ def run_one(config: dict) -> dict:
 
 
 AFTER_BOTH = Sweep("after_both", "Chapter 11: LSTM, Transformer, linear attention and Mamba on selective copying "
-                   "and associative recall (4 pairs), learning rates x seeds, trained to a stop on validation",
+                   "and associative recall (4 pairs), learning rates x seeds, stopped on validation or at a step cap",
                    configs, run_one)

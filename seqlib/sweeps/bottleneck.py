@@ -42,19 +42,6 @@ def translation_data(n: int, seed: int) -> data.SeqData:
     return data.toy_translation(n, max_clauses=MAX_CLAUSES, max_adjectives=MAX_ADJ, seed=seed)
 
 
-def reverse_sources(d: data.SeqData) -> data.SeqData:
-    """The same pairs with each source sentence reversed (its padding stays at the end)."""
-    x = d.x.clone()  # (n, S)
-    for i, n in enumerate(d.lengths.tolist()):
-        x[i, :n] = x[i, :n].flip(0)
-    return data.SeqData(x, d.y, lengths=d.lengths, vocab=d.vocab, **d.meta)
-
-
-def clauses(d: data.SeqData):
-    """The number of clauses of each source sentence (n,): one more than its count of "and"."""
-    return (d.x == d.vocab.id("and")).sum(1) + 1
-
-
 def make_model(name: str, src_vocab: int, tgt_vocab: int) -> seq2seq.Seq2Seq:
     """One of Chapter 4's translators (untrained)."""
     if name not in VARIANTS:
@@ -80,7 +67,7 @@ def run_one(config: dict, max_epochs: int = MAX_EPOCHS) -> dict:
     reverse = VARIANTS[name][2]
     sets = {k: translation_data(n, s) for k, n, s in
             (("train", N_TRAIN, TRAIN_SEED), ("val", N_VAL, VAL_SEED), ("test", N_TEST, TEST_SEED))}
-    read = {k: reverse_sources(d) if reverse else d for k, d in sets.items()}
+    read = {k: data.reverse_sources(d) if reverse else d for k, d in sets.items()}
     settings = {"batch_size": BATCH, "max_epochs": MAX_EPOCHS, "patience": PATIENCE, "min_delta": MIN_DELTA,
                 "n_train": N_TRAIN,
                 "n_val": N_VAL, "n_test": N_TEST, "max_clauses": MAX_CLAUSES, "clip": 1.0}
@@ -89,13 +76,18 @@ def run_one(config: dict, max_epochs: int = MAX_EPOCHS) -> dict:
     history = train.fit(model, seq2seq.teacher_forcing_pairs(read["train"]), epochs=max_epochs, batch_size=BATCH,
                         lr=config["lr"], val=seq2seq.teacher_forcing_pairs(read["val"]), clip=1.0, seed=seed,
                         patience=PATIENCE, min_delta=MIN_DELTA, progress=False)
+    return translation_record(model, history, settings, read["test"], data.count_clauses(sets["test"]))
+
+
+def translation_record(model, history, settings: dict, test: data.SeqData, by_clauses) -> dict:
+    """A translation run's record fields: the best epoch's validation loss, greedy accuracy on the
+    test sentences as the model reads them (``test``), overall and by clause count (``by_clauses``,
+    (n,)), the parameter count and the curves (to 5 significant digits)."""
     frame = history.frame()
     model.eval()
-    result = {"val_loss": float(frame["val_loss"][history.best_epoch - 1]),
-              **seq2seq.sequence_accuracy(model, read["test"])}
-    by_clauses = clauses(sets["test"])
+    result = {"val_loss": float(frame["val_loss"][history.best_epoch - 1]), **seq2seq.sequence_accuracy(model, test)}
     for k in range(1, MAX_CLAUSES + 1):
-        scores = seq2seq.sequence_accuracy(model, read["test"].subset(by_clauses == k))
+        scores = seq2seq.sequence_accuracy(model, test.subset(by_clauses == k))
         result[f"token_accuracy_{k}"] = scores["token_accuracy"]
         result[f"sequence_accuracy_{k}"] = scores["sequence_accuracy"]
     return {"settings": settings, "params": sum(p.numel() for p in model.parameters()),

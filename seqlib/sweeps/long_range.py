@@ -66,7 +66,7 @@ def run_one(config: dict, max_rounds: int = MAX_ROUNDS, patience: int = PATIENCE
 
 
 LONG_RANGE = Sweep("long_range", "Chapter 7: LSTM against Transformer on adding, selective copy, parity and recall, "
-                   "learning rates x seeds, trained to a stop on validation", configs, run_one)
+                   "learning rates x seeds, stopped on validation or at a step cap", configs, run_one)
 
 
 # The retrial of the cells where the cap, not patience, ended the chosen runs: the Transformer on

@@ -46,7 +46,7 @@ def test_asking_for_cuda_without_a_gpu_is_an_error():
 def test_the_public_api_fits_on_one_screen():
     assert set(seqlib.__all__) == {"setup", "generator", "seed_everything", "numpy_rng", "glue", "data", "train", "viz", "recurrent", "models", "attention",
                                    "positions", "seq2seq", "checks", "transformer", "experiments", "bench",
-                                   "forecast", "interpret", "linear_attention", "scan", "ssm", "__version__"}
+                                   "forecast", "interpret", "linear_attention", "scan", "ssm", "verdicts", "__version__"}
     for name in seqlib.__all__:
         assert getattr(seqlib, name) is not None, f"seqlib.{name} is listed but missing"
     assert len(seqlib.data.__all__) < 40

@@ -183,3 +183,16 @@ def test_pad_keeps_floats_that_follow_integer_sequences():
 def test_bad_lengths_are_rejected_not_rounded(call, message):
     with pytest.raises((TypeError, ValueError), match=message):
         call()
+
+
+def test_subset_keeps_per_example_meta_with_its_examples():
+    keyed = data.key_token_task(40, 12, seed=0)
+    chosen = keyed.meta["position"] >= 0  # the sequences that have a key
+    part = keyed.subset(chosen)
+    assert len(part.meta["position"]) == len(part) == int(chosen.sum())
+    assert torch.equal(part.meta["position"], keyed.meta["position"][chosen])
+    pairs = data.toy_translation(30, max_clauses=3, seed=1)
+    tail = pairs.subset(slice(10, None))
+    assert torch.equal(tail.meta["target_lengths"], pairs.meta["target_lengths"][10:])
+    assert tail.meta["target_vocab"] is pairs.meta["target_vocab"]  # other entries are kept as they are
+    assert tail.meta["task"] == "toy_translation"

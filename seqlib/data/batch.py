@@ -136,9 +136,17 @@ class SeqData(Dataset):
         return f"SeqData(x={tuple(self.x.shape)}, y={tuple(self.y.shape)}{extra})"
 
     def subset(self, index) -> "SeqData":
-        """The examples at ``index`` (a slice, a list of ints or a bool mask), as a new SeqData."""
+        """The examples at ``index`` (a slice, a list of ints or a bool mask), as a new SeqData.
+
+        Per-example entries of ``meta`` (tensors whose first dimension is the number of examples,
+        such as ``key_token_task``'s ``position`` or ``toy_translation``'s ``target_lengths``) are
+        indexed with the examples; every other entry is kept as it is.
+        """
         lengths = None if self.lengths is None else self.lengths[index]
-        return SeqData(self.x[index], self.y[index], lengths, self.vocab, **self.meta)
+        n = len(self.x)
+        meta = {k: v[index] if isinstance(v, torch.Tensor) and v.dim() >= 1 and len(v) == n else v
+                for k, v in self.meta.items()}
+        return SeqData(self.x[index], self.y[index], lengths, self.vocab, **meta)
 
     def padded(self, length: int) -> "SeqData":
         """The same examples with the inputs padded (with id 0 or zeros) to ``length`` steps."""

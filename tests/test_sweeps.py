@@ -24,17 +24,6 @@ def test_seqlib_pins_the_same_numerics_as_kernel_env():
     assert set(runtime.PINNED_NUMERICS) == {"ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA"}
 
 
-def _val_curve(r):
-    # a sweep's validation curve: the loss in nats, or in bits for the language-model sweeps
-    curve = r["curve"]
-    return curve["val_loss"] if "val_loss" in curve else curve["val_bits"]
-
-
-def _model(config):
-    # what a sweep compares: its config without the learning rate, the seed and the fold
-    return tuple((k, v) for k, v in config.items() if k not in ("lr", "seed", "fold"))
-
-
 @pytest.mark.parametrize("name", sweeps.SWEEPS)
 def test_every_sweep_is_stored_complete_and_well_formed(name):
     stored = sweeps.records(name)
@@ -44,10 +33,10 @@ def test_every_sweep_is_stored_complete_and_well_formed(name):
         assert r["schema"] == sweeps.SCHEMA and r["pinned"] and r["seed_offset"] == 0
         assert r["machine"]["cpu_capability"] == "AVX2" and r["machine"]["threads"] == 1
         if r["result"].get("diverged"):  # a run whose loss became infinite: recorded, with no curve
-            assert r["best_epoch"] == 0 and _val_curve(r) == [] and r["result"]["diverged_epoch"] >= 1
+            assert r["best_epoch"] == 0 and sweeps.val_curve(r) == [] and r["result"]["diverged_epoch"] >= 1
             continue
         train_curve = r["curve"]["train_loss"] if "train_loss" in r["curve"] else r["curve"]["train_bits"]
-        curve, delta = _val_curve(r), r["settings"].get("min_delta", 0.0)
+        curve, delta = sweeps.val_curve(r), r["settings"].get("min_delta", 0.0)
         assert len(curve) == len(train_curve) >= r["best_epoch"] >= 1
         # early stopping kept the best epoch: the stored validation loss is the curve's minimum
         # (with min_delta, the last epoch that improved by more than it: within min_delta of it)
@@ -58,7 +47,7 @@ def test_every_sweep_is_stored_complete_and_well_formed(name):
         assert min(curve) >= value * (1 - 1e-4) - delta
     frame = sweeps.load(name)
     assert len(frame) == len(stored) and frame["params"].gt(0).all()
-    assert (frame["epochs_run"] == [len(_val_curve(r)) for r in stored]).all()
+    assert (frame["epochs_run"] == [len(sweeps.val_curve(r)) for r in stored]).all()
 
 
 #: sweeps whose runs take a minute or more, with a partial re-run: (module, function, epochs)
@@ -72,7 +61,7 @@ def test_a_sample_of_every_sweep_reproduces_exactly(name):
     stored = sorted(sweeps.records(name), key=lambda r: r["seconds"])
     by_model = {}
     for r in stored:
-        by_model.setdefault(_model(r["config"]), r)  # the quickest record of each model
+        by_model.setdefault(sweeps.model_key(r["config"]), r)  # the quickest record of each model
     # to keep the suite fast, a model whose quickest record took over 30 s is left to the
     # chapter's own re-run and to the partial re-run below, unless it is the file's quickest and
     # the sweep has no partial re-run (every file is sampled at least once)
@@ -94,12 +83,33 @@ def test_the_first_epochs_of_every_model_of_the_long_sweeps_reproduce_exactly(na
     by_model = {}
     for r in sorted(sweeps.records(name), key=lambda r: r["seconds"]):
         if not r["result"].get("diverged"):
-            by_model.setdefault(_model(r["config"]), r)
-    assert sorted(by_model) == sorted({_model(c) for c in sweeps.get(name).configs()})
+            by_model.setdefault(sweeps.model_key(r["config"]), r)
+    assert sorted(by_model) == sorted({sweeps.model_key(c) for c in sweeps.get(name).configs()})
     for r in by_model.values():
         part = run_part(r["config"], max_epochs=epochs)
         assert part["params"] == r["params"]
         assert part["curve"] == {k: v[:epochs] for k, v in r["curve"].items()}, r["config"]
+
+
+def test_model_key_and_val_curve_read_every_sweep_alike():
+    assert sweeps.model_key({"model": "lstm", "lr": 0.01, "seed": 3, "fold": 1}) == (("model", "lstm"),)
+    assert sweeps.model_key({"norm": "pre-norm", "warmup": 64, "lr": 0.02, "seed": 0}) == (
+        ("norm", "pre-norm"), ("warmup", 64))
+    assert sweeps.val_curve({"curve": {"val_loss": [1.0, 0.5]}}) == [1.0, 0.5]
+    assert sweeps.val_curve({"curve": {"val_bits": [4.6]}}) == [4.6]
+    assert sweeps.val_curve({"curve": {"val_bits": []}}) == []
+    assert sweeps.significant(3.14159265) == 3.1416
+
+
+def test_check_samples_every_model_of_a_sweep_without_a_model_key(monkeypatch):
+    from seqlib.sweeps import __main__ as cli
+
+    seen = []
+    monkeypatch.setattr(cli, "rerun", lambda name, config: seen.append(config) or
+                        next(r for r in sweeps.records(name) if r["config"] == config))
+    assert cli.check("warmup", 1) == []
+    assert sorted({sweeps.model_key(c) for c in seen}) == sorted({sweeps.model_key(c) for c in sweeps.get("warmup").configs()})
+    assert len(seen) == 4  # one per norm placement and warm-up
 
 
 def test_the_readme_table_of_the_sweeps_is_the_one_the_records_give():

@@ -32,7 +32,7 @@ learning rates and seeds, each trained until its validation loss stops improving
 ``translation`` (Chapter 6: norm placement and warm-up on a character model, and the Transformer
 against the LSTM with attention on Chapter 4's task, trained the same way); ``co2`` (Chapter 9: forecasting a real series, the LSTM against
 the Transformer, learning rates and seeds); ``long_range`` (Chapter 7: the four long-range tasks,
-learning rates and seeds, each run trained until its validation loss stops improving) and
+learning rates and seeds, each run trained until its validation loss stops improving or a step cap) and
 ``long_range_longer`` (the cells its cap stopped, again with five times the cap); ``after_both``
 (Chapter 11: an LSTM, a Transformer, linear attention and Mamba on selective copying and
 associative recall, trained the same way).
@@ -51,7 +51,7 @@ from typing import Callable
 
 import pandas as pd
 
-__all__ = ["Sweep", "SWEEPS", "get", "results_path", "records", "load", "missing", "rerun", "same", "differences",
+__all__ = ["Sweep", "SWEEPS", "significant", "model_key", "val_curve", "get", "results_path", "records", "load", "missing", "rerun", "same", "differences",
            "run", "SCHEMA", "COMPARED"]
 
 SCHEMA = "seqlib.sweeps/1"
@@ -76,6 +76,25 @@ class Sweep:
     description: str
     configs: Callable[[], list]
     run_one: Callable[[dict], dict]
+
+
+def significant(x: float, digits: int = 5) -> float:
+    """``x`` to ``digits`` significant digits: how records store learning curves, which are drawn,
+    not compared to the last digit (the final results keep every digit)."""
+    return float(f"{x:.{digits}g}")
+
+
+def model_key(config: dict) -> tuple:
+    """What a sweep compares in ``config``: everything but the learning rate, the seed and the fold
+    (``{"model": "lstm", "lr": 0.01, "seed": 3}`` -> ``(("model", "lstm"),)``)."""
+    return tuple((k, v) for k, v in config.items() if k not in ("lr", "seed", "fold"))
+
+
+def val_curve(record: dict) -> list:
+    """A record's validation curve, one value per epoch: the loss in nats (``val_loss``), or in bits
+    (``val_bits``) for the language-model sweeps; empty for a run whose loss became infinite."""
+    curve = record["curve"]
+    return curve["val_loss"] if "val_loss" in curve else curve.get("val_bits", [])
 
 
 def _registry() -> dict:
@@ -131,13 +150,6 @@ def records(name: str, root: Path | None = None) -> list:
     return sorted(found.values(), key=lambda r: order[_key(r["config"])])
 
 
-def _epochs_run(record: dict) -> int:
-    # the length of the validation curve, in nats ("val_loss") or bits ("val_bits"); 0 for a run
-    # whose loss became infinite before its first epoch ended
-    curve = record["curve"]
-    return len(curve["val_loss"] if "val_loss" in curve else curve.get("val_bits", []))
-
-
 def load(name: str, root: Path | None = None) -> pd.DataFrame:
     """The records of sweep ``name`` as a DataFrame: one row per record, with the config's keys,
     ``params``, ``best_epoch``, ``epochs_run``, ``seconds``, the result's keys, and ``record``
@@ -145,7 +157,7 @@ def load(name: str, root: Path | None = None) -> pd.DataFrame:
     rows = []
     for r in records(name, root):
         rows.append({**r["config"], "params": r["params"], "best_epoch": r["best_epoch"],
-                     "epochs_run": _epochs_run(r), "seconds": r["seconds"],
+                     "epochs_run": len(val_curve(r)), "seconds": r["seconds"],
                      **r["result"], "record": r})
     if not rows:
         raise ValueError(f"sweep {name!r} has no records in {results_path(name, root)}; "

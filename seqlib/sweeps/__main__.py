@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import differences, get, missing, records, rerun, results_path, run
+from . import differences, get, missing, model_key, records, rerun, results_path, run
 
 
 def _positive(text: str) -> int:
@@ -27,7 +27,7 @@ def check(name: str, sample: int) -> list:
     stored = records(name)
     by_model = {}
     for r in sorted(stored, key=lambda r: r["seconds"]):
-        by_model.setdefault(r["config"].get("model"), []).append(r)
+        by_model.setdefault(model_key(r["config"]), []).append(r)
     chosen = [r for group in by_model.values() for r in group[:sample]]
     found = []
     for r in chosen:

@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import data, linear_attention, models, ssm, train, transformer
 from ..runtime import seed_everything
-from . import Sweep
+from . import Sweep, significant
 
 KINDS = ("LSTM", "Transformer", "linear attention", "Mamba")
 D_MODEL, LSTM_HIDDEN = 32, 52
@@ -69,9 +69,6 @@ def configs() -> list:
             for task, size in CELLS for m in KINDS for lr in LRS for s in SEEDS]
 
 
-def _sig(x: float, digits: int = 5) -> float:
-    return float(f"{x:.{digits}g}")  # curves are drawn, not compared to the last digit: 5 significant digits
-
 
 def run_one(config: dict) -> dict:
     task, size, seed = config["task"], config["size"], config["seed"]
@@ -90,7 +87,7 @@ def run_one(config: dict) -> dict:
     frame = history.frame()
     scores = train.evaluate(model, test)
     return {"settings": settings, "params": sum(p.numel() for p in model.parameters()),
-            "curve": {k: [_sig(v) for v in frame[k]] for k in ("train_loss", "val_loss", "val_accuracy")},
+            "curve": {k: [significant(v) for v in frame[k]] for k in ("train_loss", "val_loss", "val_accuracy")},
             "best_epoch": history.best_epoch,
             "result": {"val_loss": float(frame["val_loss"][history.best_epoch - 1]),
                        "test_loss": scores["loss"], "accuracy": scores["accuracy"]}}

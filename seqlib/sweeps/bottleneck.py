@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from .. import data, seq2seq, train
 from ..runtime import seed_everything
-from . import Sweep
+from . import Sweep, significant
 
 #: name: (attention score, hidden size, source reversed?), as in Chapter 4.
 VARIANTS = {
@@ -53,9 +53,6 @@ def make_model(name: str, src_vocab: int, tgt_vocab: int) -> seq2seq.Seq2Seq:
 def configs() -> list:
     return [{"model": m, "lr": lr, "seed": s} for m in VARIANTS for lr in LRS for s in SEEDS]
 
-
-def _sig(x: float, digits: int = 5) -> float:
-    return float(f"{x:.{digits}g}")  # curves are drawn, not compared to the last digit: 5 significant digits
 
 
 def run_one(config: dict, max_epochs: int = MAX_EPOCHS) -> dict:
@@ -91,7 +88,7 @@ def translation_record(model, history, settings: dict, test: data.SeqData, by_cl
         result[f"token_accuracy_{k}"] = scores["token_accuracy"]
         result[f"sequence_accuracy_{k}"] = scores["sequence_accuracy"]
     return {"settings": settings, "params": sum(p.numel() for p in model.parameters()),
-            "curve": {k: [_sig(v) for v in frame[k]] for k in ("train_loss", "val_loss", "val_accuracy")},
+            "curve": {k: [significant(v) for v in frame[k]] for k in ("train_loss", "val_loss", "val_accuracy")},
             "best_epoch": history.best_epoch, "result": result}
 
 

@@ -20,7 +20,7 @@ import torch
 
 from .. import forecast
 from ..data import load_series
-from . import Sweep
+from . import Sweep, significant
 
 SEASON, HORIZON, CONTEXT, FOLDS = 12, 12, 36, 4
 VAL_WINDOWS, MAX_EPOCHS, PATIENCE, BATCH = 24, 1000, 40, 32
@@ -43,9 +43,6 @@ def configs() -> list:
             for m in SIZES for lr in LRS for s in SEEDS for k in range(FOLDS)]
 
 
-def _sig(x: float, digits: int = 5) -> float:
-    return float(f"{x:.{digits}g}")  # curves are drawn, not compared to the last digit: 5 significant digits
-
 
 def run_one(config: dict) -> dict:
     y = series()
@@ -60,8 +57,8 @@ def run_one(config: dict) -> dict:
         predicted = model(history[-CONTEXT:].float()[None])[0].double()  # (H,)
     frame = log.frame()
     return {"settings": settings, "params": sum(p.numel() for p in model.parameters()),
-            "curve": {"train_loss": [_sig(v) for v in frame["train_loss"]],
-                      "val_loss": [_sig(v) for v in frame["val_loss"]]},
+            "curve": {"train_loss": [significant(v) for v in frame["train_loss"]],
+                      "val_loss": [significant(v) for v in frame["val_loss"]]},
             "best_epoch": log.best_epoch,
             "result": {"val_loss": val_loss, "test_mae": (predicted - actual).abs().mean().item(),
                        "forecast": predicted.tolist()}}

@@ -21,7 +21,7 @@ where the cap rather than patience ended the chosen runs, at the learning rates 
 from __future__ import annotations
 
 from .. import experiments
-from . import Sweep
+from . import Sweep, significant
 
 TRAIN_LENGTH, TEST_LENGTHS, PAIRS = 16, (16, 64, 256), (2, 4, 8)
 BUDGETS = {"adding": 8000, "selective_copy": 8000, "parity": 8000, "recall": 16000}
@@ -38,9 +38,6 @@ def configs() -> list:
             for task, size in CELLS for m in experiments.KINDS for lr in LRS[m] for s in SEEDS]
 
 
-def _sig(x: float, digits: int = 5) -> float:
-    return float(f"{x:.{digits}g}")  # curves are drawn, not compared to the last digit: 5 significant digits
-
 
 def run_one(config: dict, max_rounds: int = MAX_ROUNDS, patience: int = PATIENCE) -> dict:
     task, size = config["task"], config["size"]
@@ -52,9 +49,9 @@ def run_one(config: dict, max_rounds: int = MAX_ROUNDS, patience: int = PATIENCE
         batch_size=BATCH, round_steps=ROUND_STEPS, max_rounds=max_rounds, patience=patience, n_val=N_VAL,
         n_test=N_TEST)
     frame = history.frame()
-    curve = {"train_loss": [_sig(v) for v in frame["train_loss"]], "val_loss": [_sig(v) for v in frame["val_loss"]]}
+    curve = {"train_loss": [significant(v) for v in frame["train_loss"]], "val_loss": [significant(v) for v in frame["val_loss"]]}
     if "val_accuracy" in frame:
-        curve["val_accuracy"] = [_sig(v) for v in frame["val_accuracy"]]
+        curve["val_accuracy"] = [significant(v) for v in frame["val_accuracy"]]
     result = {"val_loss": float(frame["val_loss"][history.best_epoch - 1])}
     for row in rows:  # accuracy (and mse) at the training size, then accuracy_64, mse_64, ...
         suffix = "" if row["test_size"] == size else f"_{row['test_size']}"

@@ -32,7 +32,7 @@ import math
 from .. import data, seq2seq, train
 from .. import transformer as tf
 from ..runtime import seed_everything
-from . import Sweep
+from . import Sweep, significant
 from .bottleneck import (BATCH, MAX_CLAUSES, MAX_EPOCHS, MIN_DELTA, N_TEST, N_TRAIN, N_VAL, PATIENCE, TEST_SEED,
                          TRAIN_SEED, VAL_SEED, translation_data, translation_record)
 
@@ -66,9 +66,6 @@ def warmup_configs() -> list:
             for n in NORMS for w in WARMUPS for lr in LM_LRS for s in SEEDS]
 
 
-def _sig(x: float, digits: int = 5) -> float:
-    return float(f"{x:.{digits}g}")  # curves are drawn, not compared to the last digit
-
 
 def run_warmup(config: dict, max_epochs: int = LM_MAX_EPOCHS) -> dict:
     """One run of the ``warmup`` grid (its record's fields); ``max_epochs`` below the cap trains only
@@ -94,7 +91,7 @@ def run_warmup(config: dict, max_epochs: int = LM_MAX_EPOCHS) -> dict:
         return {"settings": settings, "params": params, "curve": {"train_bits": [], "val_bits": []},
                 "best_epoch": 0, "result": {"diverged": True, "diverged_epoch": err.epoch, "val_bits": None}}
     frame = history.frame()
-    bits = lambda nats: [_sig(v / math.log(2)) for v in nats]  # noqa: E731
+    bits = lambda nats: [significant(v / math.log(2)) for v in nats]  # noqa: E731
     return {"settings": settings, "params": params,
             "curve": {"train_bits": bits(frame["train_loss"]), "val_bits": bits(frame["val_loss"])},
             "best_epoch": history.best_epoch,

@@ -14,7 +14,7 @@ JOBS ?= auto
 # `make refresh` executes this many notebooks at once (each on one thread).
 REFRESH_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 
-.PHONY: book test refresh student install graphviz browser clean colab-check
+.PHONY: book test refresh pair student install graphviz browser clean colab-check
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,11 +47,19 @@ test: install graphviz browser
 
 # Re-execute notebooks in place (one thread and the pinned numerics of kernel.env, as in the tests)
 # to refresh their stored outputs and widget state after an edit: `make refresh` for all (one
-# notebook per core at a time), `make refresh NB=chapters/01_*.ipynb` for one.
+# notebook per core at a time), `make refresh NB=chapters/01_*.ipynb` for one; then rewrite every
+# chapter's text form (`make pair`), so that a source edited before the refresh reaches it too.
 refresh: install
 	@$(BIN)/python -c 'import sys, torch; c = torch.backends.cpu.get_cpu_capability(); sys.exit(0 if c == "AVX2" else \
 	  f"PyTorch runs its {c} kernels here, not AVX2: this machine cannot make the outputs the book stores (see kernel.env)")'
 	printf '%s\n' $(NB) | xargs -P $(REFRESH_JOBS) -I{} $(BIN)/jupyter execute --inplace --timeout=900 {}
+	$(BIN)/python tests/pairing.py
+
+# Rewrite every chapter notebook's text form (chapters/text/NN_title.py: jupytext's percent format,
+# the cells' sources and tags without outputs), the file to review in a diff; tests/test_pairing.py
+# fails while one is out of date. `make refresh` runs it too.
+pair: $(VENV)/installed
+	$(BIN)/python tests/pairing.py
 
 # The student edition: every chapter with its solutions removed, plus what the book needs to build
 # (`jupyter-book build _build/student` builds it; seqlib.checks grades the coding exercises).

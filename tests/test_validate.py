@@ -150,6 +150,7 @@ def test_entry_points_reject_bad_lengths_through_check_lengths(name):
 
 
 def test_lengths_to_mask_rejects_negative_lengths_through_check_lengths():
+    assert data.lengths_to_mask([2, 0], 3).tolist() == [[True, True, False], [False] * 3]  # a list, as elsewhere
     with pytest.raises(ValueError, match="lengths: every length must be at least 0, got -2 at index 1"):
         data.lengths_to_mask(torch.tensor([1, -2]))
 

@@ -58,7 +58,7 @@ def pad(sequences: Sequence[torch.Tensor], pad_value: float = 0, length: int | N
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """lengths (B,) -> mask (B, T): True where t < lengths[b]."""
-    check_lengths(lengths, None, None, minimum=0)  # (B,), each >= 0 (an empty row is all False)
+    lengths = check_lengths(lengths, None, None, minimum=0)  # (B,), each >= 0 (an empty row is all False)
     if not has_values(lengths):  # on the meta device: the shape is known, the values are not
         if max_len is None:
             raise ValueError("lengths on the meta device have no values to find the longest in; pass max_len")

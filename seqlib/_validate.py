@@ -69,3 +69,65 @@ def check_sequences(x, name: str, features: int, features_name: str, batch_first
         raise ValueError(f"{name} must have {features_name}={features} features in its last dimension, "
                          f"got {x.shape[-1]} ({name} has shape {as_shape(x)})")
     return (x.shape[0], x.shape[1]) if batch_first else (x.shape[1], x.shape[0])
+
+
+def check_lengths(lengths, batch: int | None, max_len: int | None, name: str = "lengths", *, minimum: int = 1,
+                  device=None) -> torch.Tensor:
+    """Raise a clear error unless ``lengths`` gives one real length per sequence of a padded batch.
+
+    Args:
+        lengths: (B,) an integer tensor, or a list of ints (made a tensor on ``device``, else the CPU).
+        batch: B, the number of sequences; None skips that check.
+        max_len: T, the padded length each length may reach; None for no upper bound.
+        minimum: the shortest length allowed: 1 for a model (a sequence needs a real step: a final
+            state, a last position, a key to attend to), 0 for data and masks (an empty row is fine).
+        device: where the returned lengths live; None leaves a tensor where it is.
+
+    Returns:
+        lengths (B,), on ``device`` if one was given. On the meta device (see :func:`has_values`)
+        the number of entries is checked, the values are not.
+    """
+    if not isinstance(lengths, torch.Tensor):  # a list (or NumPy array) of ints
+        try:
+            lengths = torch.as_tensor(lengths, device=device if device is not None else "cpu")
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"{name} must be a tensor (batch,) or a list of ints, "
+                            f"got {type(lengths).__name__}") from None
+    check_tensor(lengths, name, dims=1, dtype_kind="int")
+    if batch is not None and len(lengths) != batch:
+        raise ValueError(f"{name} must have one entry per sequence: expected {batch}, got {len(lengths)}")
+    if device is not None:
+        lengths = lengths.to(device)
+    if not has_values(lengths) or len(lengths) == 0:  # the meta device (shapes only), or no sequence at all
+        return lengths
+    between = f"each length must lie between {minimum} and {max_len}" if max_len is not None else ""
+    if max_len is not None and int(lengths.max()) > max_len:
+        where = int(lengths.argmax())
+        raise ValueError(f"{name}: a length of {int(lengths[where])} exceeds the padded sequence length {max_len} "
+                         f"(at index {where}; {between})")
+    if int(lengths.min()) < minimum:
+        where = int(lengths.argmin())
+        raise ValueError(f"{name}: every length must be at least {minimum}, got {int(lengths[where])} at index "
+                         f"{where}" + (f" ({between})" if between else ""))
+    return lengths
+
+
+def check_token_ids(x, vocab_size: int, name: str = "x", *, vocab_name: str = "vocab_size",
+                    min_len: int = 0) -> torch.Tensor:
+    """Raise a clear error unless ``x`` is a batch of token ids (B, T) for a vocabulary of ``vocab_size``.
+
+    Every id must lie in [0, vocab_size) (an embedding's rows); ``vocab_name`` names that size in
+    the message. ``min_len`` 1 asks for at least one token per sequence (T >= 1), as a language
+    model does; B = 0 is always allowed. On the meta device the ids' values are not checked.
+    """
+    check_tensor(x, name, dims=2, dtype_kind="int")
+    if x.shape[1] < min_len:
+        raise ValueError(f"{name} must hold at least {'one token' if min_len == 1 else f'{min_len} tokens'} per "
+                         f"sequence (T >= {min_len}), got T={x.shape[1]} in shape {as_shape(x)}")
+    if has_values(x) and x.numel():
+        outside = (x < 0) | (x >= vocab_size)  # (B, T)
+        if outside.any():
+            b, t = (int(i) for i in outside.nonzero()[0])
+            raise ValueError(f"{name} must hold token ids in [0, {vocab_size}) ({vocab_name}={vocab_size}), got the "
+                             f"token id {int(x[b, t])} at {name}[{b}, {t}], outside the vocabulary")
+    return x

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from . import train
-from ._validate import check_int, check_tensor, has_values
+from ._validate import check_int, check_lengths, check_tensor, check_token_ids
 from .data import tasks
 from .data.batch import SeqData
 from .models import RecurrentModel
@@ -134,7 +134,7 @@ class CausalTransformer(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, T) ids or (B, T, input_size); lengths (B,) -> (B, output_size) or (B, T, output_size)."""
         if self.tokens:
-            check_tensor(x, "x (token ids)", dims=2, dtype_kind="int")
+            check_token_ids(x, self.embed.num_embeddings, vocab_name="input_size")
         else:
             check_tensor(x, "x", dims=3, dtype_kind="float")
         B, T = x.shape[:2]
@@ -146,10 +146,7 @@ class CausalTransformer(nn.Module):
         else:
             if lengths is None:
                 lengths = torch.full((B,), T, dtype=torch.long, device=h.device)
-            check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-            if len(lengths) != B or (B and has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
-                raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
-            lengths = lengths.to(h.device)
+            lengths = check_lengths(lengths, B, T, device=h.device)  # (B,), each in [1, T]
             last = h[torch.arange(B, device=h.device), lengths - 1]  # (B, d_model): each sequence's last real position
             out = self.readout(last)  # (B, output_size)
         return out.squeeze(-1) if self.squeeze else out

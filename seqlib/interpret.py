@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_tensor, has_values
+from ._validate import as_shape, check_int, check_tensor, check_token_ids, has_values
 from .attention import AdditiveAttention
 from .recurrent import LSTM
 from .runtime import generator
@@ -82,7 +82,7 @@ class AttentionClassifier(nn.Module):
 
     def states(self, x: torch.Tensor) -> torch.Tensor:
         """The states h (B, T, d_model) that attention weighs."""
-        _check_ids(x, "x", self.vocab_size)
+        check_token_ids(x, self.vocab_size)
         h = self.embed(x)  # (B, T, d)
         if self.lstm is not None:
             h, _ = self.lstm(h)  # (B, T, d): d, or d / 2 per direction
@@ -464,10 +464,3 @@ def lstm_states(lstm: nn.LSTM, x: torch.Tensor) -> tuple:
         hs.append(state[0])
         cs.append(state[1])
     return torch.stack(hs, 1), torch.stack(cs, 1)  # (B, T, H) each
-
-
-def _check_ids(x, name, vocab_size):
-    check_tensor(x, name, dims=2, dtype_kind="int")
-    if x.numel() and has_values(x) and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
-        raise ValueError(f"{name} holds token ids from {int(x.min())} to {int(x.max())}, outside the vocabulary "
-                         f"of size {vocab_size}")

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values
+from ._validate import as_shape, check_int, check_sequences, check_tensor, check_token_ids
 
 __all__ = ["elu_feature_map", "linear_attention_parallel", "linear_attention_recurrent", "linear_attention_step",
            "LinearAttention", "LinearAttentionLM"]
@@ -219,20 +219,10 @@ class LinearAttentionLM(nn.Module):
 
         As :class:`seqlib.transformer.DecoderOnlyLM`: B = 0 gives empty logits, T = 0 raises a ValueError
         (in either mode)."""
-        _check_ids(x, self.vocab_size)
+        check_token_ids(x, self.vocab_size, min_len=1)
         mode = mode or self.mode
         h = self.embedding(x)  # (B, T, d_model)
         for norm1, mixer, norm2, ffn in zip(self.norms1, self.mixers, self.norms2, self.ffns):
             h = h + mixer(norm1(h), mode=mode)
             h = h + ffn(norm2(h))
         return self.W_out(self.norm(h))  # (B, T, vocab_size)
-
-
-def _check_ids(x, vocab_size):
-    """Token ids (B, T), T >= 1, in [0, vocab_size): a language model's input."""
-    check_tensor(x, "x (token ids)", dims=2, dtype_kind="int")
-    if x.shape[1] == 0:
-        raise ValueError(f"x must hold at least one token per sequence (T >= 1), got T=0 in shape {as_shape(x)}")
-    if x.numel() and has_values(x) and (int(x.min()) < 0 or int(x.max()) >= vocab_size):
-        raise ValueError(f"x must hold token ids in [0, {vocab_size}), got values from {int(x.min())} "
-                         f"to {int(x.max())}")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._validate import check_int, check_tensor, has_values, check_probability
+from ._validate import check_int, check_lengths, check_probability, check_tensor, check_token_ids
 
 __all__ = ["RecurrentModel", "set_forget_bias", "train_on_adding", "KINDS"]
 
@@ -90,7 +90,7 @@ class RecurrentModel(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, T, input_size) or token ids (B, T); lengths (B,) -> (B, output_size) or (B, T, output_size)."""
         if self.tokens:
-            check_tensor(x, "x (token ids)", dims=2, dtype_kind="int")
+            check_token_ids(x, self.embed.num_embeddings, vocab_name="input_size")
             x = self.embed(x)  # (B, T) -> (B, T, E)
         else:
             check_tensor(x, "x", dims=3, dtype_kind="float")
@@ -100,9 +100,7 @@ class RecurrentModel(nn.Module):
                              f"requires; got T=0 in x of shape {tuple(x.shape)}")
         if lengths is None:
             lengths = torch.full((B,), T, dtype=torch.long, device=x.device)
-        check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-        if len(lengths) != B or (B and has_values(lengths) and (int(lengths.max()) > T or int(lengths.min()) < 1)):
-            raise ValueError(f"lengths must hold {B} values between 1 and {T}, got {lengths.tolist()[:8]}...")
+        lengths = check_lengths(lengths, B, T)  # (B,), each in [1, T]
         x = self._dropout(x)
         if B == 0:  # pack_padded_sequence refuses an empty batch; the layer itself takes one
             outputs, state = self.rnn(x)  # (0, T, D*H)

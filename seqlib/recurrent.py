@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values, check_probability
+from ._validate import as_shape, check_int, check_lengths, check_sequences, check_tensor, check_probability
 from .data.batch import lengths_to_mask
 
 __all__ = ['RNNCell', 'LSTMCell', 'GRUCell', 'RNN', 'LSTM', 'GRU']
@@ -339,20 +339,8 @@ class _Recurrent(nn.Module):
         """lengths (B,) as a long tensor on ``device``; every sequence has T steps when it is None."""
         if lengths is None:
             return torch.full((B,), T, dtype=torch.long, device=device)
-        if not isinstance(lengths, torch.Tensor):
-            lengths = torch.as_tensor(lengths, device=device)
-        check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-        if len(lengths) != B:
-            raise ValueError(f"lengths must have one entry per sequence: expected {B}, got {len(lengths)}")
-        if not has_values(lengths) or B == 0:  # the meta device (shapes only), or no sequence at all
-            return lengths.to(device=device, dtype=torch.long)
-        if int(lengths.max()) > T:
-            raise ValueError(f"a length of {int(lengths.max())} exceeds the padded sequence length {T}")
-        if int(lengths.min()) < 1:
-            where = int(lengths.argmin())
-            raise ValueError(f"every length must be at least 1, got {int(lengths.min())} at index {where} "
-                             f"(an empty sequence has no final state)")
-        return lengths.to(device=device, dtype=torch.long)
+        lengths = check_lengths(lengths, B, T, device=device)  # a list becomes a tensor on device
+        return lengths.to(dtype=torch.long)
 
     def _check_state_tensor(self, s, name, B, x):
         """One (L*D, B, H) state tensor, or zeros when ``s`` is None."""

@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ._validate import as_shape, check_int, check_tensor, has_values, check_probability
+from ._validate import as_shape, check_int, check_lengths, check_probability, check_tensor, check_token_ids
 from .attention import AdditiveAttention, MultiplicativeAttention
 from .data.batch import SeqData, batches, lengths_to_mask
 from .data.tasks import IGNORE
@@ -138,7 +138,7 @@ class Seq2Seq(nn.Module):
             True at real positions; state, the pair (h_0, c_0) of (num_layers, B, H) tensors
             that the decoder starts from (the encoder's final states).
         """
-        self._check_source(src, src_lengths)
+        src_lengths = self._check_source(src, src_lengths)
         B, S = src.shape
         x = self.drop(self.src_embed(src))  # (B, S, E)
         packed = pack_padded_sequence(x, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
@@ -248,33 +248,17 @@ class Seq2Seq(nn.Module):
     # ---- checks -----------------------------------------------------------------------------
 
     def _check_source(self, src, src_lengths):
-        check_tensor(src, "src", dims=2, dtype_kind="int")
-        check_tensor(src_lengths, "src_lengths", dims=1, dtype_kind="int")
-        B, S = src.shape
-        if len(src_lengths) != B:
-            raise ValueError(f"src_lengths must have one entry per sequence of src: expected {B}, "
-                             f"got {len(src_lengths)} (src has shape {as_shape(src)})")
-        if B and has_values(src_lengths) and (int(src_lengths.max()) > S or int(src_lengths.min()) < 1):
-            raise ValueError(f"src_lengths must lie between 1 and the source length S={S}, got minimum "
-                             f"{int(src_lengths.min())} and maximum {int(src_lengths.max())}")
-        _check_ids(src, "src", self.src_vocab_size, "src_vocab_size")
+        """src (B, S) ids -> src_lengths (B,), each between 1 and S (a list becomes a tensor)."""
+        check_token_ids(src, self.src_vocab_size, "src", vocab_name="src_vocab_size")
+        return check_lengths(src_lengths, *src.shape, "src_lengths")
 
     def _check_target(self, tgt_in, B):
-        check_tensor(tgt_in, "tgt_in", dims=2, dtype_kind="int")
+        check_token_ids(tgt_in, self.tgt_vocab_size, "tgt_in", vocab_name="tgt_vocab_size")
         if len(tgt_in) != B:
             raise ValueError(f"tgt_in must hold one sequence per source sequence: expected {B}, "
                              f"got {len(tgt_in)} (tgt_in has shape {as_shape(tgt_in)})")
         if tgt_in.shape[1] < 1:
             raise ValueError(f"tgt_in must have at least one step (<bos>), got shape {as_shape(tgt_in)}")
-        _check_ids(tgt_in, "tgt_in", self.tgt_vocab_size, "tgt_vocab_size")
-
-
-def _check_ids(ids, name, size, size_name):
-    """Raise a clear error unless every id lies in 0..size-1 (an embedding's rows)."""
-    if ids.numel() and has_values(ids) and (int(ids.min()) < 0 or int(ids.max()) >= size):
-        bad = int(ids.min()) if int(ids.min()) < 0 else int(ids.max())
-        raise ValueError(f"{name} holds the token id {bad}, outside the vocabulary: {size_name}={size} "
-                         f"allows ids 0..{size - 1}")
 
 
 # ---------------------------------------------------------------------------------------------

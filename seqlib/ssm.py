@@ -28,8 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor
-from .linear_attention import _check_ids
+from ._validate import as_shape, check_int, check_sequences, check_tensor, check_token_ids
 from .scan import _run
 
 __all__ = ["selective_scan", "SelectiveSSM", "MambaBlock", "MambaLM"]
@@ -203,7 +202,7 @@ class MambaLM(nn.Module):
         """Token ids x (B, T) -> next-token logits (B, T, vocab_size); position t sees tokens 0..t.
 
         As :class:`seqlib.transformer.DecoderOnlyLM`: B = 0 gives empty logits, T = 0 raises a ValueError."""
-        _check_ids(x, self.vocab_size)
+        check_token_ids(x, self.vocab_size, min_len=1)
         mode = mode or self.mode
         h = self.embedding(x)  # (B, T, d_model)
         for norm, block in zip(self.norms, self.blocks):

@@ -53,7 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validate import as_shape, check_int, check_sequences, check_tensor, has_values, check_probability
+from ._validate import (as_shape, check_int, check_lengths, check_probability, check_sequences, check_tensor,
+                        check_token_ids)
 from .attention import KVCache, MultiHeadAttention
 from .data.batch import lengths_to_mask
 from .positions import LearnedPositions, SinusoidalPositions
@@ -627,7 +628,7 @@ class Transformer(nn.Module):
         Returns:
             the memory (B, S, d_model); its padded positions hold values that nothing attends to.
         """
-        _check_tokens(src, "src", self.src_vocab)
+        check_token_ids(src, self.src_vocab, "src", vocab_name="src_vocab", min_len=1)
         padding = _padding_mask(src_lengths, "src_lengths", *src.shape, src.device)  # (B, S): True at padding
         return self.encoder(self.src_embedding(src), src_key_padding_mask=padding)  # (B, S, d_model)
 
@@ -646,7 +647,7 @@ class Transformer(nn.Module):
         Returns:
             the logits (B, T, tgt_vocab).
         """
-        _check_tokens(tgt_in, "tgt_in", self.tgt_vocab)
+        check_token_ids(tgt_in, self.tgt_vocab, "tgt_in", vocab_name="tgt_vocab", min_len=1)
         check_tensor(memory, "memory", dims=3, dtype_kind="float")
         memory_padding = _padding_mask(src_lengths, "src_lengths", memory.shape[0], memory.shape[1],
                                        memory.device)  # (B, S)
@@ -759,7 +760,7 @@ class DecoderOnlyLM(nn.Module):
         Returns:
             the logits (B, T, vocab_size); row t scores the token that follows ``x[:, :t + 1]``.
         """
-        _check_tokens(x, "x", self.vocab_size)
+        check_token_ids(x, self.vocab_size, min_len=1)
         start = 0 if cache is None else cache.length
         h = self.embedding(x, start=start)  # (B, T, d_model)
         h = self.layers(h, is_causal=True, cache=cache)  # (B, T, d_model)
@@ -775,7 +776,7 @@ class DecoderOnlyLM(nn.Module):
             the weights, of shape (num_layers, B, nhead, T, T); entry [l, b, h, t, s] is how much
             position t attends to position s in head h of layer l, and each row sums to 1 over s <= t.
         """
-        _check_tokens(x, "x", self.vocab_size)
+        check_token_ids(x, self.vocab_size, min_len=1)
         weights = []
         with torch.no_grad():
             h = self.embedding(x)  # (B, T, d_model)
@@ -808,7 +809,7 @@ class DecoderOnlyLM(nn.Module):
         Returns:
             the prompt followed by the new tokens, (B, T0 + max_new_tokens).
         """
-        _check_tokens(prompt, "prompt", self.vocab_size)
+        check_token_ids(prompt, self.vocab_size, "prompt", min_len=1)
         check_int(max_new_tokens, "max_new_tokens", minimum=0)
         if not greedy and (isinstance(temperature, bool) or not isinstance(temperature, (int, float))
                            or not temperature > 0):
@@ -888,37 +889,12 @@ def _check_room(positions, needed, what):
                          f"(max_len={positions.max_len})")
 
 
-def _check_tokens(x, name, vocab_size):
-    """Token ids (B, T), T >= 1, each in [0, vocab_size)."""
-    check_tensor(x, name, dims=2, dtype_kind="int")
-    if x.shape[1] == 0:
-        raise ValueError(f"{name} must hold at least one token per sequence, got shape {as_shape(x)}")
-    outside = (x < 0) | (x >= vocab_size)  # (B, T)
-    if has_values(x) and outside.any():
-        b, t = (int(i) for i in outside.nonzero()[0])
-        raise ValueError(f"token id {int(x[b, t])} is outside the vocabulary of size {vocab_size} "
-                         f"({name}[{b}, {t}])")
-    return x
-
-
 def _padding_mask(lengths, name, B, T, device=None):
     """The book's lengths (B,) -> PyTorch's key padding mask (B, T) on ``device`` (the tokens'), True at
     padding; None for None."""
     if lengths is None:
         return None
-    if not isinstance(lengths, torch.Tensor):
-        lengths = torch.as_tensor(lengths, device=device)
-    check_tensor(lengths, name, dims=1, dtype_kind="int")
-    if len(lengths) != B:
-        raise ValueError(f"{name} must have one entry per sequence: expected {B}, got {len(lengths)}")
-    lengths = lengths.to(device or lengths.device)
-    if not has_values(lengths):  # the meta device: shapes only
-        return ~lengths_to_mask(lengths, T)
-    if int(lengths.max()) > T:
-        raise ValueError(f"{name}: a length of {int(lengths.max())} exceeds the padded sequence length {T}")
-    if int(lengths.min()) < 1:
-        raise ValueError(f"{name}: every length must be at least 1, got {int(lengths.min())} at index "
-                         f"{int(lengths.argmin())}")
+    lengths = check_lengths(lengths, B, T, name, device=device)  # each in [1, T]
     return ~lengths_to_mask(lengths, T)  # (B, T): True at padding
 
 

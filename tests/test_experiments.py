@@ -79,7 +79,7 @@ def test_errors_name_what_was_expected():
         make_model("transformer", "parity", 6)
     with pytest.raises(ValueError, match="size must be at least 1"):
         run("lstm", "parity", 0, 0)
-    with pytest.raises(ValueError, match="lengths must hold"):
+    with pytest.raises(ValueError, match="lengths: a length of 4 exceeds the padded sequence length 3"):
         CausalTransformer(3, 8, tokens=True)(torch.ones(2, 3, dtype=torch.long), torch.tensor([4, 1]))
     with pytest.raises(TypeError, match="must hold integers"):
         CausalTransformer(3, 8, tokens=True)(torch.ones(2, 3))

@@ -63,7 +63,7 @@ def test_forget_bias_is_set_on_every_layer_and_direction():
     (lambda: models.RecurrentModel("transformer", 2, 4), ValueError, "kind must be one of"),
     (lambda: models.RecurrentModel("gru", 2, 4, forget_bias=1.0), ValueError, "forget_bias applies to an LSTM"),
     (lambda: models.RecurrentModel("rnn", 2, 4)(torch.zeros(2, 3, 2), torch.tensor([3, 4])), ValueError,
-     "lengths must hold 2 values between 1 and 3"),
+     r"lengths: a length of 4 exceeds the padded sequence length 3 \(at index 1; each length must lie between 1 and 3\)"),
     (lambda: models.RecurrentModel("rnn", 5, 4, tokens=True)(torch.zeros(2, 3)), TypeError, "must hold integers"),
     (lambda: models.set_forget_bias(torch.nn.GRU(2, 3), 1.0), TypeError, "needs an nn.LSTM"),
 ])

@@ -80,7 +80,7 @@ def test_seqdata_rejects_mismatched_lengths_and_batch():
     x, y = torch.zeros(4, 6, dtype=torch.long), torch.zeros(4)
     with pytest.raises(ValueError, match="same number of examples, got 4 and 3"):
         data.SeqData(x, torch.zeros(3))
-    with pytest.raises(ValueError, match="one entry per example: expected 4, got 2"):
+    with pytest.raises(ValueError, match="lengths must have one entry per sequence: expected 4, got 2"):
         data.SeqData(x, y, lengths=torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="a length of 9 exceeds the padded sequence length 6"):
         data.SeqData(x, y, lengths=torch.tensor([1, 2, 9, 3]))
@@ -178,7 +178,7 @@ def test_pad_keeps_floats_that_follow_integer_sequences():
 @pytest.mark.parametrize("call, message", [
     (lambda: data.lengths_to_mask(torch.tensor([2, 1]), max_len=2.5), "max_len must be an int"),
     (lambda: data.SeqData(torch.zeros(2, 3), torch.zeros(2), lengths=torch.tensor([2, -1])),
-     "lengths must be non-negative, got -1 at index 1"),
+     "lengths: every length must be at least 0, got -1 at index 1"),
 ])
 def test_bad_lengths_are_rejected_not_rounded(call, message):
     with pytest.raises((TypeError, ValueError), match=message):

@@ -12,7 +12,7 @@ from typing import Sequence
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .._validate import check_int, check_tensor, has_values
+from .._validate import check_int, check_lengths, check_tensor, has_values
 from ..runtime import generator
 
 
@@ -58,13 +58,11 @@ def pad(sequences: Sequence[torch.Tensor], pad_value: float = 0, length: int | N
 
 def lengths_to_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
     """lengths (B,) -> mask (B, T): True where t < lengths[b]."""
-    check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
+    lengths = check_lengths(lengths, None, None, minimum=0)  # (B,), each >= 0 (an empty row is all False)
     if not has_values(lengths):  # on the meta device: the shape is known, the values are not
         if max_len is None:
             raise ValueError("lengths on the meta device have no values to find the longest in; pass max_len")
         return torch.arange(check_int(max_len, "max_len", minimum=0), device=lengths.device)[None, :] < lengths[:, None]
-    if len(lengths) and int(lengths.min()) < 0:
-        raise ValueError(f"lengths must be non-negative, got minimum {int(lengths.min())}")
     longest = int(lengths.max()) if len(lengths) else 0
     T = longest if max_len is None else check_int(max_len, "max_len", minimum=0)
     if T < longest:
@@ -113,14 +111,7 @@ class SeqData(Dataset):
         if len(x) != len(y):
             raise ValueError(f"x and y must hold the same number of examples, got {len(x)} and {len(y)}")
         if lengths is not None:
-            check_tensor(lengths, "lengths", dims=1, dtype_kind="int")
-            if len(lengths) != len(x):
-                raise ValueError(f"lengths must have one entry per example: expected {len(x)}, got {len(lengths)}")
-            if len(lengths) and int(lengths.max()) > x.shape[1]:
-                raise ValueError(f"a length of {int(lengths.max())} exceeds the padded sequence length {x.shape[1]}")
-            if len(lengths) and int(lengths.min()) < 0:
-                raise ValueError(f"lengths must be non-negative, got {int(lengths.min())} at index "
-                                 f"{int(lengths.argmin())}")
+            lengths = check_lengths(lengths, len(x), x.shape[1], minimum=0)  # (N,), each in [0, T]
         self.x, self.y, self.lengths, self.vocab, self.meta = x, y, lengths, vocab, meta
 
     def __len__(self) -> int:

@@ -101,8 +101,11 @@ def linear_recurrence_scan(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | 
         (empty for T = 0 or B = 0).
     """
     _check_ab(a, b, h0)
-    if h0 is not None:  # fold h0 into the first input: h_1 = a_1 h0 + b_1
-        b = torch.cat([(a[:, :1] * h0.unsqueeze(1) + b[:, :1]), b[:, 1:]], dim=1)  # (B, T, ...)
+    # Fold h0 into the first input, h_1 = a_1 h0 + b_1, as the loop's first step computes it, zeros
+    # included: without it, one step (T = 1) would return b itself, the caller's tensor, with a
+    # left out of the graph (no gradient at all where the loop's is 0).
+    h0 = torch.zeros_like(b[:, :1]) if h0 is None else h0.unsqueeze(1)  # (B, 1, ...), or (B, 0, ...) for T = 0
+    b = torch.cat([a[:, :1] * h0 + b[:, :1], b[:, 1:]], dim=1)  # (B, T, ...)
     T, k = a.shape[1], 1
     while k < T:
         # position t combines the earlier block ending at t - k with its own block ending at t;

@@ -69,6 +69,22 @@ def test_min_gru():
     assert torch.allclose(h[:, 0], z * cell.W_h(x[:, 0]), atol=1e-6)  # h_0 = 0
 
 
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_one_step_is_a_new_tensor_with_the_loops_gradients(with_h0):
+    """Found by tests/test_properties.py: for T = 1 without h0 the scan returned b itself (the
+    caller's tensor, so writing to the states wrote to the inputs) and left a out of the graph
+    (torch.autograd.grad refused it; a.grad stayed None where the loop's is 0)."""
+    a, b = ab(T=1)
+    a.requires_grad_(), b.requires_grad_()
+    h0 = torch.randn(3, 4) if with_h0 else None
+    h = scan.linear_recurrence_scan(a, b, h0)
+    assert h is not b and h.data_ptr() != b.data_ptr()
+    assert torch.equal(h, scan.linear_recurrence_loop(a, b, h0))
+    grads = torch.autograd.grad(h.sum(), (a, b))
+    want = torch.autograd.grad(scan.linear_recurrence_loop(a, b, h0).sum(), (a, b))
+    assert all(torch.equal(g, w) for g, w in zip(grads, want))
+
+
 def test_errors():
     a, b = ab()
     with pytest.raises(ValueError, match="same shape"):

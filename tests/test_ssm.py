@@ -133,3 +133,19 @@ def test_time_invariant_ssm_has_no_unused_parameters():
     assert not any("W_r" in name for name, _ in lm.named_parameters())
     ids = torch.randint(1, 9, (2, 6))
     assert torch.allclose(lm(ids, mode="scan"), lm(ids, mode="loop"), atol=1e-5)
+
+
+@pytest.mark.parametrize("selective", [True, False])
+def test_a_one_token_sequence_gives_every_parameter_a_gradient_in_either_mode(selective):
+    """Found by tests/test_properties.py: with one token the scan left A out of the graph, so
+    A_log got no gradient at all (None, skipped by an optimiser) where the loop gives it 0."""
+    torch.manual_seed(0)
+    lm = ssm.MambaLM(9, d_model=4, num_layers=1, d_state=3, selective=selective)
+    grads = {}
+    for mode in ("scan", "loop"):
+        lm.zero_grad(set_to_none=True)
+        lm(torch.tensor([[3]]), mode=mode).square().sum().backward()
+        grads[mode] = {name: p.grad for name, p in lm.named_parameters()}
+        assert all(g is not None for g in grads[mode].values()), f"{mode}: a parameter got no gradient"
+    for name, g in grads["scan"].items():
+        assert torch.allclose(g, grads["loop"][name], atol=1e-6), name

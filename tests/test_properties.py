@@ -62,6 +62,15 @@ def close(got, want, atol, what="values"):
     torch.testing.assert_close(got, want, atol=atol, rtol=0, msg=lambda m: f"{what}: {m}")
 
 
+def same_parameter_grads(mine, theirs):
+    """Our parameters' gradients, keyed by PyTorch's parameter names, equal those of the PyTorch
+    module ``theirs`` (float64 bound)."""
+    their_grads = {name: p.grad for name, p in theirs.named_parameters()}
+    assert mine.keys() == their_grads.keys()
+    for name in mine:
+        close(mine[name], their_grads[name], GRAD_TOL[torch.float64], f"grad of {name}")
+
+
 def lengths_of(draw, B, T, label="lengths"):
     """B real lengths in 1..T, one of them T (the batch is padded to its longest sequence)."""
     lengths = draw(st.lists(st.integers(1, T), min_size=B, max_size=B), label=label)
@@ -204,11 +213,7 @@ def test_multi_head_attention_matches_pytorch_with_gradients(data):
     close(w, want_w, TOL[torch.float64], "weights")
     for a, b in zip(x_grads, want_x_grads):
         close(a, b, GRAD_TOL[torch.float64], "grad of an input")
-    their_grads = {name: p.grad for name, p in theirs.named_parameters()}
-    mine = mha_grads_by_torch_name(ours)
-    assert mine.keys() == their_grads.keys()
-    for name in mine:
-        close(mine[name], their_grads[name], GRAD_TOL[torch.float64], f"grad of {name}")
+    same_parameter_grads(mha_grads_by_torch_name(ours), theirs)
 
 
 RECURRENT = {"rnn_tanh": (nn.RNN, recurrent.RNN), "rnn_relu": (nn.RNN, recurrent.RNN),
@@ -275,10 +280,7 @@ def test_recurrent_layers_match_pytorch_with_gradients(data):
         close(a, b, TOL[torch.float64], name)
     for a, b in zip(x_grads, want_x_grads):
         close(a, b, GRAD_TOL[torch.float64], "grad of the input or the initial state")
-    mine, their_grads = recurrent_grads_by_torch_name(ours), {n: p.grad for n, p in theirs.named_parameters()}
-    assert mine.keys() == their_grads.keys()
-    for name in mine:
-        close(mine[name], their_grads[name], GRAD_TOL[torch.float64], f"grad of {name}")
+    same_parameter_grads(recurrent_grads_by_torch_name(ours), theirs)
 
 
 CELLS = {"rnn_tanh": (nn.RNNCell, recurrent.RNNCell), "rnn_relu": (nn.RNNCell, recurrent.RNNCell),
@@ -369,10 +371,7 @@ def test_transformer_layers_match_pytorch_with_gradients(data):
     close(out, want, TOL[torch.float64], "output")
     for a, b in zip(x_grads, want_x_grads):
         close(a, b, GRAD_TOL[torch.float64], "grad of an input")
-    mine, their_grads = layer_grads_by_torch_name(ours), {n: p.grad for n, p in theirs.named_parameters()}
-    assert mine.keys() == their_grads.keys()
-    for name in mine:
-        close(mine[name], their_grads[name], GRAD_TOL[torch.float64], f"grad of {name}")
+    same_parameter_grads(layer_grads_by_torch_name(ours), theirs)
     if causal:  # is_causal builds the same mask itself
         flag = {"is_causal": True} if kind == "encoder" else {"tgt_is_causal": True}
         without = {k: v for k, v in masks.items() if k not in ("src_mask", "tgt_mask")}

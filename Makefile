@@ -50,8 +50,9 @@ test: install graphviz browser
 # notebook per core at a time), `make refresh NB=chapters/01_*.ipynb` for one; then rewrite every
 # chapter's text form (`make pair`), so that a source edited before the refresh reaches it too.
 refresh: install
-	@$(BIN)/python -c 'import sys, torch; c = torch.backends.cpu.get_cpu_capability(); sys.exit(0 if c == "AVX2" else \
-	  f"PyTorch runs its {c} kernels here, not AVX2: this machine cannot make the outputs the book stores (see kernel.env)")'
+	@$(BIN)/python -c 'import sys, torch, seqlib.runtime as r; c = torch.backends.cpu.get_cpu_capability(); \
+	  sys.exit(0 if r.numerics_pinned() else f"PyTorch runs its {c} kernels here (oneDNN on: {torch.backends.mkldnn.enabled}), \
+	  not the pinned numerics: this machine cannot make the outputs the book stores (see kernel.env)")'
 	printf '%s\n' $(NB) | xargs -P $(REFRESH_JOBS) -I{} $(BIN)/jupyter execute --inplace --timeout=900 {}
 	$(BIN)/python tests/pairing.py
 

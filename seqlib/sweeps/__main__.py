@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import differences, get, missing, model_key, records, rerun, results_path, run
+from . import get, mismatches, missing, model_key, records, rerun, results_path, run
 
 
 def _positive(text: str) -> int:
@@ -23,7 +23,7 @@ def _positive(text: str) -> int:
 
 def check(name: str, sample: int) -> list:
     """Re-run ``sample`` stored records of sweep ``name`` (the quickest of each model) and return
-    the differences found (empty: every one reproduced)."""
+    the differences found (empty: every one reproduced; see :func:`seqlib.sweeps.mismatches`)."""
     stored = records(name)
     by_model = {}
     for r in sorted(stored, key=lambda r: r["seconds"]):
@@ -32,7 +32,7 @@ def check(name: str, sample: int) -> list:
     found = []
     for r in chosen:
         live = rerun(name, r["config"])
-        found += [f"{r['config']}: {line}" for line in differences(live, r)]
+        found += [f"{r['config']}: {line}" for line in mismatches(live, r)]
     return found
 
 

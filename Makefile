@@ -51,8 +51,8 @@ test: install graphviz browser
 # chapter's text form (`make pair`), so that a source edited before the refresh reaches it too.
 refresh: install
 	@$(BIN)/python -c 'import sys, torch, seqlib.runtime as r; c = torch.backends.cpu.get_cpu_capability(); \
-	  sys.exit(0 if r.numerics_pinned() else f"PyTorch runs its {c} kernels here (oneDNN on: {torch.backends.mkldnn.enabled}), \
-	  not the pinned numerics: this machine cannot make the outputs the book stores (see kernel.env)")'
+	  sys.exit(0 if r.numerics_pinned() else \
+	  f"PyTorch runs its {c} kernels here, not the pinned numerics: this machine cannot make the outputs the book stores (see kernel.env)")'
 	printf '%s\n' $(NB) | xargs -P $(REFRESH_JOBS) -I{} $(BIN)/jupyter execute --inplace --timeout=900 {}
 	$(BIN)/python tests/pairing.py
 

@@ -248,7 +248,7 @@ def encoder_decoder(attention: bool = False):
     top = 3.3
     if attention:
         boxes += [Box("c_t", r"$c_t = \sum_s \alpha_{t,s} h_s$", (6.3, 3.9), "context", (2.4, 0.6), "attention"),
-                  Box("h_tilde", r"$\tilde h_t$", (11.1, 3.9), "state", group="decoder")]
+                  Box("h_tilde", r"$\tilde s_t$", (11.1, 3.9), "state", group="decoder")]
         for s, x in enc:
             arrows.append(Arrow(f"h_{s}", "c_t", rf"$\alpha_{{t,{s}}}$", end=(5.6 + 0.2 * (x > 3) + 0.3 * (x > 4), 3.9),
                                 label_at=0.45))
@@ -259,7 +259,7 @@ def encoder_decoder(attention: bool = False):
     arrows.append(Arrow("h_tilde" if attention else "s_t", "y_t"))
     title = ("Encoder-decoder with attention: a context from every encoder state" if attention else
              "Encoder-decoder without attention: one state carries the source")
-    note = r"$\alpha_{t,s} = \mathrm{softmax}_s\ \mathrm{score}(s_t, h_s)$,  $\tilde h_t = \tanh(W_c\,[c_t;\ s_t])$" \
+    note = r"$\alpha_{t,s} = \mathrm{softmax}_s\ \mathrm{score}(s_t, h_s)$,  $\tilde s_t = \tanh(W_c\,[c_t;\ s_t])$" \
         if attention else r"the decoder sees the source only through $h_S$"
     return _draw(Diagram(title, boxes, arrows, note, {"attention": bool(attention)}))
 

@@ -27,27 +27,22 @@ SEED_OFFSET_VARIABLE = "SEQLIB_SEED_OFFSET"
 MAX_SEED = 2**32 - 1  # NumPy's global generator takes seeds below 2**32
 #: The book's pinned CPU numerics as environment variables, the same values as ``kernel.env`` at
 #: the repository's root (a test keeps them in step). Set before PyTorch loads, they fix every
-#: kernel a chapter uses to one code path whose results do not depend on the processor, Intel's
-#: or AMD's: PyTorch's own AVX2 kernels, MKL's vendor-neutral COMPATIBLE branch (MKL's AVX2
-#: branch is reproducible on Intel processors only: elsewhere MKL silently falls back to its
-#: processor-dependent AUTO branch), and no oneDNN at all (its kernels size their blocks by the
-#: processor's caches, and it promises identical results only on identical hardware).
-PINNED_NUMERICS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "SEQLIB_ONEDNN": "off"}
+#: kernel a chapter uses to one code path that does not depend on the processor's maker, Intel or
+#: AMD: PyTorch's own AVX2 kernels, MKL's vendor-neutral COMPATIBLE branch (MKL's AVX2 branch is
+#: reproducible on Intel's processors only: elsewhere MKL silently takes its processor-dependent
+#: AUTO branch) and oneDNN's AVX2 kernels (on one thread, the same instructions on every AVX2
+#: processor).
+PINNED_NUMERICS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 #: The name stored with every sweep record made under :data:`PINNED_NUMERICS`: a record with
 #: another (or none) was made under other numerics and reproduces only approximately.
-NUMERICS = "x86-64 AVX2, MKL COMPATIBLE, no oneDNN"
-
-if os.environ.get("SEQLIB_ONEDNN") == "off":
-    # oneDNN is not a library PyTorch reads an environment variable for: switched off here, on
-    # import, before any chapter computes (torch.nn.LSTM then runs PyTorch's own cell on MKL)
-    torch.backends.mkldnn.enabled = False
+NUMERICS = "x86-64 AVX2, MKL COMPATIBLE, oneDNN AVX2"
 
 
 def numerics_pinned() -> bool:
-    """Whether this process runs with the pinned numerics (PyTorch on AVX2, MKL COMPATIBLE, no oneDNN)."""
+    """Whether this process runs with the pinned numerics (and PyTorch took its AVX2 path)."""
     if any(os.environ.get(k) != v for k, v in PINNED_NUMERICS.items()):
         return False
-    return torch.backends.cpu.get_cpu_capability() == "AVX2" and not torch.backends.mkldnn.enabled
+    return torch.backends.cpu.get_cpu_capability() == "AVX2"
 
 
 def seed_offset() -> int:

@@ -1,13 +1,10 @@
 """A short training run whose last digits depend on the CPU code path (run by test_numerics.py).
 
-An LSTM (torch.nn.LSTM: oneDNN on the CPU unless seqlib switched it off) and a linear read-out
-(MKL's matrix product), fed
+An LSTM (torch.nn.LSTM: oneDNN on the CPU) and a linear read-out (MKL's matrix product), fed
 through a softmax and a sum (PyTorch's own vectorised kernels), trained for 100 Adam steps on
 one thread. Prints the final loss to every digit, and the code path PyTorch's kernels took.
 """
 import torch
-
-import seqlib.runtime  # noqa: F401  (under the pin, SEQLIB_ONEDNN=off, this switches oneDNN off)
 
 torch.set_num_threads(1)
 torch.manual_seed(0)

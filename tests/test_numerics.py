@@ -18,9 +18,9 @@ import pytest
 from nbval_isolation import KERNEL_ENV
 
 PROBE = pathlib.Path(__file__).with_name("numerics_probe.py")
-PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "SEQLIB_ONEDNN": "off"}
+PINS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 # Another code path for each variable, one that every x86-64 processor has.
-OTHER = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX2", "SEQLIB_ONEDNN": "on"}
+OTHER = {"ATEN_CPU_CAPABILITY": "default", "MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "SSE41"}
 
 
 def probe(**changes) -> tuple[str, str]:
@@ -66,7 +66,7 @@ def cpu_flags() -> set[str]:
 
 
 # The code paths an AVX-512 machine takes when nothing is pinned: each trains to another loss.
-AVX512 = {"ATEN_CPU_CAPABILITY": "avx512", "MKL_CBWR": "AVX512", "SEQLIB_ONEDNN": "on"}
+AVX512 = {"ATEN_CPU_CAPABILITY": "avx512", "MKL_CBWR": "AVX512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"}
 
 
 @pytest.mark.skipif("avx512f" not in cpu_flags(), reason="shows what AVX-512 changes; this processor has none")

@@ -23,7 +23,7 @@ pinned = pytest.mark.skipif(not runtime.numerics_pinned(),
 
 def test_seqlib_pins_the_same_numerics_as_kernel_env():
     assert runtime.PINNED_NUMERICS == {k: KERNEL_ENV[k] for k in runtime.PINNED_NUMERICS}
-    assert set(runtime.PINNED_NUMERICS) == {"ATEN_CPU_CAPABILITY", "MKL_CBWR", "SEQLIB_ONEDNN"}
+    assert set(runtime.PINNED_NUMERICS) == {"ATEN_CPU_CAPABILITY", "MKL_CBWR", "ONEDNN_MAX_CPU_ISA"}
 
 
 @pytest.mark.parametrize("name", sweeps.SWEEPS)

@@ -74,11 +74,10 @@ import torch
 from torch import nn
 
 import seqlib
-from seqlib import data, glue, models, recurrent, train, viz
+from seqlib import data, diagrams, glue, models, recurrent, train, viz
 from seqlib.prose import bound  # a rounding error shown as the bound it stays under
 
 device = seqlib.setup(seed=0)  # seeds, one CPU thread, the book's plotting style
-
 
 # %% [markdown]
 # ## Gates and the cell state
@@ -101,6 +100,16 @@ device = seqlib.setup(seed=0)  # seeds, one CPU thread, the book's plotting styl
 # c_t = f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t).
 # $$ (ch3-cell)
 #
+# The picture draws both equations: the four gates read $[x_t; h_{t-1}]$, each through its own
+# weights, and the top line is the path from $c_{t-1}$ to $c_t$.
+
+# %%
+# eqs. (ch3-gates) and (ch3-cell) as a picture, gates in seqlib.recurrent.LSTMCell's order
+diagrams.lstm_cell()
+plt.show()
+
+
+# %% [markdown]
 # The whole design is in the first equation of {eq}`ch3-cell`: the new cell state is the old one,
 # scaled element by element by the forget gate, *plus* a gated write. Nothing squashes
 # $c_{t-1}$ on its way to $c_t$; there is no matrix multiplication and no tanh on that path.

@@ -71,7 +71,7 @@ import seaborn as sns
 import torch
 
 import seqlib
-from seqlib import attention, data, glue, seq2seq, train, verdicts, viz
+from seqlib import attention, data, diagrams, glue, seq2seq, train, verdicts, viz
 
 device = seqlib.setup(seed=0)  # seeds, one CPU thread, the book's plotting style
 
@@ -116,6 +116,15 @@ plt.show()
 # where $s_t$ is the decoder's state after reading $y_{t-1}$ (with $y_0 = $ `<bos>`, and the
 # sentence ending when it writes `<eos>`). This is the chain rule of Chapter 1, conditioned on $x$.
 #
+# In a picture, the whole source reaches the decoder through one arrow, the final state $h_S$:
+# that arrow is the bottleneck this chapter measures.
+
+# %%
+# the plain encoder-decoder: one arrow, h_S, carries the whole source to the decoder
+diagrams.encoder_decoder(attention=False)
+plt.show()
+
+# %% [markdown]
 # **Training: teacher forcing.** During training the decoder reads the *reference* previous
 # token, not its own guess, so that every position of every sentence gives a training signal at
 # once. `seq2seq.teacher_forcing_pairs` turns the task's data into (source, source lengths, target
@@ -298,6 +307,15 @@ glue("max_clauses", K)
 # c_t = \sum_{s} \alpha_{t,s}\, h_s.
 # $$ (ch4-attention)
 #
+# Drawn, the bottleneck is gone: a weight $\alpha_{t,s}$ connects every encoder state to the
+# context of every decoder step.
+
+# %%
+# the encoder-decoder with attention: every encoder state feeds the context c_t
+diagrams.encoder_decoder(attention=True)
+plt.show()
+
+# %% [markdown]
 # {cite:t}`bahdanau2015neural` scored with a small network, the **additive** score
 # $v^\top \tanh(W_q s_t + W_k h_s)$; {cite:t}`luong2015effective` proposed **multiplicative**
 # scores, $s_t^\top W h_s$ ("general") or just $s_t^\top h_s$ ("dot"), and combined the context
@@ -573,23 +591,26 @@ print("reversed against forwards, by clauses:", reverse_calls)
 # the comparison does not favour attention.
 #
 # One stored run is trained again here for its first epochs, which must match the start of its
-# record in every digit under the book's pinned numerics (elsewhere, as in Colab, it is a fresh run
-# whose loss must still fall):
+# record in every digit where both the record and this run use the book's pinned numerics (elsewhere,
+# as in Colab or for a record made under the book's earlier pin, it is a fresh run whose loss must
+# still fall):
 
 # %%
 # the first epochs of one stored run, trained again here: the quickest of the additive model's
 # runs at its chosen rate (the whole run would take a minute or more)
 quick = min(tuned[tuned["model"] == "additive attention"]["record"], key=lambda r: r["seconds"])
 part = bn_sweep.run_one(quick["config"], max_epochs=3)
-if seqlib.runtime.numerics_pinned() and seqlib.runtime.seed_offset() == 0:
-    # the book's pinned numerics and seeds: the start of the record, to the last digit
+if sweeps.reproducible(quick):
+    # the book's pinned numerics and seeds, here and when the record was made: the start of
+    # the record, to the last digit
     assert part["curve"] == {k: v[:3] for k, v in quick["curve"].items()}, part["curve"]
     print(f"re-ran the first 3 epochs of {quick['config']}: validation loss "
           f"{part['curve']['val_loss']}, the same as the stored record's first 3 epochs")
 else:
-    # other CPU numerics (as in Colab) or other seeds: a fresh run, whose loss must fall
+    # other CPU numerics (as in Colab, or when the record was made) or other seeds: a fresh
+    # run, whose loss must fall
     assert part["curve"]["val_loss"][-1] < part["curve"]["val_loss"][0]
-    print(f"a fresh run of {quick['config']} (not the book's numerics or seeds): validation loss "
+    print(f"a fresh run of {quick['config']} (made under other numerics or seeds than the record): validation loss "
           f"{[round(v, 3) for v in part['curve']['val_loss']]}; stored {quick['curve']['val_loss'][:3]}")
 
 # %% [markdown]

@@ -82,7 +82,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import seqlib
-from seqlib import attention, data, glue, positions, train, transformer, viz
+from seqlib import attention, data, diagrams, glue, positions, train, transformer, viz
 from seqlib.prose import bound  # a rounding error shown as the bound it stays under
 
 device = seqlib.setup(seed=0)  # seeds, one CPU thread, the book's plotting style
@@ -426,7 +426,13 @@ glue("torch_version", torch.__version__.split("+")[0])
 # \operatorname{head}_i = \operatorname{Attention}(X W_Q^{(i)}, X W_K^{(i)}, X W_V^{(i)}), \qquad
 # \operatorname{MultiHead}(X) = [\operatorname{head}_1, \dots, \operatorname{head}_h]\, W_O .
 # $$ (ch5-multihead)
-#
+
+# %%
+# eq. (ch5-multihead) as a picture, for h = 4 heads
+diagrams.multi_head_attention(nhead=4)
+plt.show()
+
+# %% [markdown]
 # In practice the $h$ query projections are one $E \times E$ matrix whose output is cut into $h$
 # pieces, and the same for keys and values. So the parameter count does not depend on $h$: four
 # $E \times E$ matrices and four biases, $4E^2 + 4E$. More heads means narrower heads, not more

@@ -78,7 +78,7 @@ import torch
 from torch import nn
 
 import seqlib
-from seqlib import data, glue, seq2seq, sweeps, train, transformer, verdicts, viz
+from seqlib import data, diagrams, glue, seq2seq, sweeps, train, transformer, verdicts, viz
 from seqlib.sweeps import transformer as tf_sweeps  # this chapter's two stored sweeps
 from seqlib.prose import bound  # a rounding error shown as the bound it stays under
 
@@ -122,6 +122,16 @@ device = seqlib.setup(seed=0)  # seeds, one CPU thread, the book's plotting styl
 # additions only, and a final LN is applied after the last layer. An **encoder layer** is
 # self-attention then the feed-forward network, each wrapped this way.
 #
+# Side by side, the two placements differ only in where the norms sit: after each residual
+# addition (post-norm), or at the entrance of each sub-layer, off the residual path (pre-norm).
+
+# %%
+# eq. (ch6-norms) as a picture: one encoder layer, post-norm (the 2017 original) and pre-norm
+for norm in ("post-norm", "pre-norm"):
+    diagrams.transformer_block(norm)
+    plt.show()
+
+# %% [markdown]
 # `seqlib.transformer.EncoderLayer` writes this out line by line. PyTorch has the same layer,
 # `nn.TransformerEncoderLayer`; we copy its weights into ours with `from_torch` and compare the
 # outputs for both placements of the norm, on a padded batch.
@@ -603,23 +613,25 @@ print("at the high rate, pre-norm without warm-up against post-norm with it:", c
 
 # %% [markdown]
 # One stored run is trained again here for its first epoch, which must match its record in every
-# digit under the book's pinned numerics (elsewhere, as in Colab, it is a fresh run that must still
-# learn):
+# digit where both the record and this run use the book's pinned numerics (elsewhere, as in Colab or
+# for a record made under the book's earlier pin, it is a fresh run that must still learn):
 
 # %%
 # the first epoch of one stored run, trained again here: pre-norm without warm-up at the high rate
 config = {"norm": "pre-norm", "warmup": 0, "lr": HIGH, "seed": 0}
 stored = next(r for r in lm_runs["record"] if r["config"] == config)
 part = tf_sweeps.run_warmup(config, max_epochs=1)
-if seqlib.runtime.numerics_pinned() and seqlib.runtime.seed_offset() == 0:
-    # the book's pinned numerics and seeds: the start of the record, to the last digit
+if sweeps.reproducible(stored):
+    # the book's pinned numerics and seeds, here and when the record was made: the start of
+    # the record, to the last digit
     assert part["curve"] == {k: v[:1] for k, v in stored["curve"].items()}, part["curve"]
     print(f"re-ran the first epoch of {config}: {part['curve']['val_bits'][0]} bits, "
           "the same as the stored record's first epoch")
 else:
-    # other CPU numerics (as in Colab) or other seeds: a fresh run, which must learn
+    # other CPU numerics (as in Colab, or when the record was made) or other seeds: a fresh
+    # run, which must learn
     assert part["curve"]["val_bits"][0] < unigram_bits - 0.5
-    print(f"a fresh run of {config} (not the book's numerics or seeds): {part['curve']['val_bits'][0]:.3f} "
+    print(f"a fresh run of {config} (made under other numerics or seeds than the record): {part['curve']['val_bits'][0]:.3f} "
           f"bits after one epoch; stored {stored['curve']['val_bits'][0]}")
 
 
@@ -814,15 +826,17 @@ for kind, short in zip(KINDS, ("lstm", "tf")):
 for kind in KINDS:
     quick = min(tuned[tuned["model"] == kind]["record"], key=lambda r: r["seconds"])
     part = tf_sweeps.run_translation(quick["config"], max_epochs=2)
-    if seqlib.runtime.numerics_pinned() and seqlib.runtime.seed_offset() == 0:
-        # the book's pinned numerics and seeds: the start of the record, to the last digit
+    if sweeps.reproducible(quick):
+        # the book's pinned numerics and seeds, here and when the record was made: the start
+        # of the record, to the last digit
         assert part["curve"] == {k: v[:2] for k, v in quick["curve"].items()}, part["curve"]
         print(f"{quick['config']}: validation loss {part['curve']['val_loss']}, "
               "the same as the stored record's first 2 epochs")
     else:
-        # other CPU numerics (as in Colab) or other seeds: a fresh run, whose loss must fall
+        # other CPU numerics (as in Colab, or when the record was made) or other seeds: a
+        # fresh run, whose loss must fall
         assert part["curve"]["val_loss"][-1] < part["curve"]["val_loss"][0]
-        print(f"a fresh run of {quick['config']} (not the book's numerics or seeds): validation loss "
+        print(f"a fresh run of {quick['config']} (made under other numerics or seeds than the record): validation loss "
               f"{[round(v, 3) for v in part['curve']['val_loss']]}; stored {quick['curve']['val_loss'][:2]}")
 
 

@@ -258,8 +258,8 @@ def differences(a: dict, b: dict, rel: float = 0.0) -> list:
     return out
 
 
-#: How closely a re-run under other numerics must match a record's first epoch (relative): one
-#: epoch amplifies a last-bit difference into at most about 1% on the stored sweeps.
+#: The relative tolerance within which a re-run under other numerics must match a record's first
+#: epoch. One epoch amplifies a last-bit difference into at most about 1% on the stored sweeps.
 FIRST_EPOCH_REL = 0.05
 
 

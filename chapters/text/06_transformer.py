@@ -122,7 +122,7 @@ device = seqlib.setup(seed=0)  # seeds, one CPU thread, the book's plotting styl
 # additions only, and a final LN is applied after the last layer. An **encoder layer** is
 # self-attention then the feed-forward network, each wrapped this way.
 #
-# Side by side, the two placements differ only in where the norms sit: after each residual
+# Drawn one above the other, the two placements differ only in where the norms sit: after each residual
 # addition (post-norm), or at the entrance of each sub-layer, off the residual path (pre-norm).
 
 # %%

@@ -887,8 +887,7 @@ if sweeps.reproducible(quick):
     )
 else:
     # other CPU numerics (as in Colab, or when the record was made) or other seeds: a fresh
-    # run of the same recipe, which must
-    # still learn parity (every stored run of the LSTM did)
+    # run of the same recipe, which must still learn parity (every stored run of the LSTM did)
     assert live["result"]["accuracy"] > 0.9
     print(
         f"a fresh run of {quick['config']} (made under other numerics or seeds than the record): accuracy "

@@ -527,8 +527,7 @@ if sweeps.reproducible(stored):
     )
 else:
     # other CPU numerics (as in Colab, or when the record was made) or other seeds: a fresh
-    # run of the same recipe, which
-    # must still beat the seasonal naive forecast of that year by far
+    # run of the same recipe, which must still beat the seasonal naive forecast of that year by far
     naive_last = forecast.backtest(baselines["seasonal naive"], y, folds[LAST:])["abs_error"].mean()
     assert live["result"]["test_mae"] < 0.5 * naive_last
     print(

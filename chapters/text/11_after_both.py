@@ -864,8 +864,8 @@ if sweeps.reproducible(quick):
     )
 else:
     # other CPU numerics (as in Colab, or when the record was made) or other seeds: a fresh
-    # run of the same recipe, which must
-    # still learn the task (every stored seed copied more than 99% of the letters)
+    # run of the same recipe, which must still learn the task (every stored seed copied more
+    # than 99% of the letters)
     assert live["result"]["accuracy"] > 0.9
     print(
         f"a fresh run of {quick['config']} (made under other numerics or seeds than the record): test accuracy "

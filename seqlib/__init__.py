@@ -11,7 +11,7 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.recurrent                RNN, LSTM, GRU (and their cells) from scratch, with from_torch()
     seqlib.models                   RecurrentModel: embed, recur, read out (PyTorch's fast layers)
     seqlib.attention                scaled dot-product, additive, multiplicative, multi-head attention
-    seqlib.positions                sinusoidal, learned and rotary position encodings
+    seqlib.positions                sinusoidal, learned, rotary and ALiBi position encodings
     seqlib.seq2seq                  the LSTM encoder-decoder, with or without attention (Bahdanau, Luong)
     seqlib.transformer              encoder and decoder layers, the encoder-decoder Transformer, a GPT-style LM
     seqlib.experiments              head-to-head runs: an LSTM and a Transformer of matched size on one task

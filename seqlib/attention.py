@@ -47,7 +47,7 @@ from torch import nn
 
 from ._validate import as_shape, check_int, check_sequences, check_tensor, check_probability
 from .data.batch import lengths_to_mask
-from .positions import RotaryPositions
+from .positions import ALiBi, RotaryPositions
 
 __all__ = ["causal_mask", "padding_mask", "masked_softmax", "scaled_dot_product_attention",
            "AdditiveAttention", "MultiplicativeAttention", "KVCache", "MultiHeadAttention"]
@@ -466,6 +466,9 @@ class MultiHeadAttention(nn.Module):
             (:class:`seqlib.positions.RotaryPositions`, Su et al. 2021) after the projections,
             so that the scores depend on relative positions; for self-attention. PyTorch's
             module has no such option (``from_torch`` leaves it off).
+        alibi: add each head's linear penalty on distance, ``-m_h |t - s|``, to its scores
+            (:class:`seqlib.positions.ALiBi`, Press et al. 2022); for self-attention. PyTorch's
+            module has no such option either.
 
     Calling ``mha(query, key, value, ...)`` returns ``(output, weights)``; see :meth:`forward`.
     With ``query``, ``key`` and ``value`` the same tensor it is self-attention; with ``key`` and
@@ -476,7 +479,7 @@ class MultiHeadAttention(nn.Module):
     """
 
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = True, rotary: bool = False):
+                 batch_first: bool = True, rotary: bool = False, alibi: bool = False):
         super().__init__()
         self.embed_dim = check_int(embed_dim, "embed_dim", minimum=1)
         self.num_heads = check_int(num_heads, "num_heads", minimum=1)
@@ -495,6 +498,7 @@ class MultiHeadAttention(nn.Module):
         self.W_v = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.W_o = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.rotary = RotaryPositions(self.head_dim) if rotary else None  # no parameters
+        self.alibi = ALiBi(num_heads) if alibi else None  # no parameters
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -510,7 +514,8 @@ class MultiHeadAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, "
-                f"bias={self.bias}, batch_first={self.batch_first}" + (", rotary=True" if self.rotary else ""))
+                f"bias={self.bias}, batch_first={self.batch_first}" + (", rotary=True" if self.rotary else "")
+                + (", alibi=True" if self.alibi else ""))
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None, value: torch.Tensor | None,
                 key_padding_mask: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None,
@@ -584,6 +589,8 @@ class MultiHeadAttention(nn.Module):
         mask = self._allowed(key_padding_mask, attn_mask, B, Tq, Tk, query.dtype)  # may-attend convention
         if is_causal:
             mask = _merge(mask, _causal(Tq, Tk, offset, query.device))  # (Tq, Tk) broadcasts
+        if self.alibi is not None:
+            mask = _merge(mask, self.alibi(Tq, Tk, offset, query.device, query.dtype))  # (h, Tq, Tk) added
         heads, weights = scaled_dot_product_attention(q, k, v, mask=mask, dropout_p=self.dropout,
                                                       training=self.training)  # (B, h, Tq, d_head), (B, h, Tq, Tk)
         if cache is not None:

@@ -1,4 +1,4 @@
-"""Positional information for attention: sinusoidal, learned and rotary position encodings.
+"""Positional information for attention: sinusoidal, learned, rotary and linear-bias (ALiBi) positions.
 
 Attention by itself ignores order: permute the tokens and the outputs are permuted the same way.
 A model learns about order only if positions enter its inputs or its scores.
@@ -12,6 +12,9 @@ A model learns about order only if positions enter its inputs or its scores.
 - Rotary embeddings (Su et al. 2021, RoFormer), :func:`apply_rotary` and :class:`RotaryPositions`,
   rotate the queries and the keys instead, so that ``q_t . k_s`` depends on t and s only through
   the offset t - s.
+- Attention with linear biases (Press et al. 2022, ALiBi), :func:`alibi_slopes` and
+  :class:`ALiBi`, adds nothing to the embeddings and nothing to learn: each head's score of key s
+  from query t is lowered by ``m_h * |t - s|``, a fixed penalty on distance with one slope per head.
 
 Both the sinusoidal encoding and the rotary embeddings use the **interleaved pairs** convention of
 the papers: features (2i, 2i+1) form pair i, with frequency ``omega_i = base^(-2i/d)``. (Some
@@ -20,12 +23,15 @@ instead; the two are the same up to a fixed permutation of the features.)
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
 from ._validate import as_shape, check_int, check_tensor
 
-__all__ = ["sinusoidal_encoding", "SinusoidalPositions", "LearnedPositions", "apply_rotary", "RotaryPositions"]
+__all__ = ["sinusoidal_encoding", "SinusoidalPositions", "LearnedPositions", "apply_rotary", "RotaryPositions",
+           "alibi_slopes", "ALiBi"]
 
 
 def _frequencies(d: int, base: float, device=None) -> torch.Tensor:
@@ -274,6 +280,78 @@ class RotaryPositions(nn.Module):
         check_int(start, "start", minimum=0)
         positions = torch.arange(start, start + x.shape[-2], device=x.device)  # (T,)
         return apply_rotary(x, positions, self.base)
+
+
+# ---------------------------------------------------------------------------------------------
+# Attention with linear biases (ALiBi)
+# ---------------------------------------------------------------------------------------------
+
+def alibi_slopes(nhead: int) -> list:
+    """The slopes m_1, ..., m_h of ALiBi's heads (Press et al. 2022, section 3).
+
+    For h a power of 2 they are the geometric sequence that starts at ``2^(-8/h)`` with that
+    ratio: for 8 heads 1/2, 1/4, ..., 1/256. For other h, the paper's code takes the slopes of
+    the largest power of 2 below h and fills the rest with every other slope of twice that power.
+
+    Args:
+        nhead: h, the number of heads.
+
+    Returns:
+        the h slopes, a list of floats, in the order of the paper's code (steepest first when h is a power of 2).
+    """
+    check_int(nhead, "nhead", minimum=1)
+
+    def power_of_2(n):  # (n,) for n = 2^k
+        start = 2.0 ** (-8.0 / n)
+        return [start ** (i + 1) for i in range(n)]
+
+    if math.log2(nhead).is_integer():
+        return power_of_2(nhead)
+    below = 2 ** math.floor(math.log2(nhead))
+    return power_of_2(below) + alibi_slopes(2 * below)[0::2][:nhead - below]
+
+
+class ALiBi(nn.Module):
+    """Attention with linear biases (Press et al. 2022): the bias each head adds to its scores.
+
+    ``score_h(t, s) = q_t . k_s / sqrt(d_head) - m_h |t - s|``. Nothing is added to the embeddings
+    and nothing is learned (no parameters); the slopes m_h are :func:`alibi_slopes`. The paper
+    defines it for causal attention, where s <= t and ``|t - s| = t - s``; for attention that is
+    not causal, the same penalty applies on both sides.
+
+    Args:
+        nhead: h, the number of heads (one slope each).
+    """
+
+    def __init__(self, nhead: int):
+        super().__init__()
+        self.nhead = check_int(nhead, "nhead", minimum=1)
+        self.slopes = alibi_slopes(nhead)  # a list: no buffer, so state_dicts are unchanged
+
+    def extra_repr(self) -> str:
+        return f"nhead={self.nhead}"
+
+    def forward(self, Tq: int, Tk: int, start: int = 0, device=None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The biases (h, Tq, Tk) for Tq queries at positions start, ..., start + Tq - 1 and Tk keys at 0, ..., Tk - 1.
+
+        Args:
+            Tq: the number of queries.
+            Tk: the number of keys.
+            start: the position of the first query (T_past with a decoder's cache).
+            device: where to build the biases.
+            dtype: their floating-point type.
+
+        Returns:
+            ``-m_h |t - s|`` for each head h, query t and key s, of shape (h, Tq, Tk).
+        """
+        check_int(Tq, "Tq", minimum=0)
+        check_int(Tk, "Tk", minimum=0)
+        check_int(start, "start", minimum=0)
+        t = torch.arange(start, start + Tq, device=device)[:, None]  # (Tq, 1)
+        s = torch.arange(Tk, device=device)[None, :]  # (1, Tk)
+        distance = (t - s).abs().to(dtype)  # (Tq, Tk)
+        slopes = torch.tensor(self.slopes, dtype=dtype, device=device)[:, None, None]  # (h, 1, 1)
+        return -slopes * distance  # (h, Tq, Tk)
 
 
 def _check_embeddings(x, d):

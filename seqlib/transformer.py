@@ -63,7 +63,7 @@ __all__ = ["FeedForward", "EncoderLayer", "DecoderLayer", "TransformerCache", "E
            "Transformer", "DecoderOnlyLM"]
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
-POSITIONS = ("sinusoidal", "learned", "rotary", "none")  # the position encodings the two models offer
+POSITIONS = ("sinusoidal", "learned", "rotary", "alibi", "none")  # the position encodings the two models offer
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,14 +150,14 @@ class _Layer(nn.Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 batch_first: bool = True, bias: bool = True, rotary: bool = False):
+                 batch_first: bool = True, bias: bool = True, rotary: bool = False, alibi: bool = False):
         super().__init__()
         _check_heads(d_model, nhead)
         self.d_model, self.nhead = d_model, nhead
         self.norm_first, self.batch_first = bool(norm_first), bool(batch_first)
         self.self_attn = MultiHeadAttention(d_model, nhead, dropout=_check_dropout(dropout), bias=bias,
-                                            batch_first=batch_first, rotary=rotary)
-        if self.sublayers == 3:  # the decoder's cross-attention, never rotary
+                                            batch_first=batch_first, rotary=rotary, alibi=alibi)
+        if self.sublayers == 3:  # the decoder's cross-attention, never rotary nor ALiBi
             self.cross_attn = MultiHeadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first)
         self.feed_forward = FeedForward(d_model, dim_feedforward, dropout, activation, bias=bias)
         for i in range(1, self.sublayers + 1):
@@ -207,6 +207,8 @@ class EncoderLayer(_Layer):
         bias: whether the projections and the LayerNorms have biases.
         rotary: whether the self-attention rotates its queries and keys by their positions
             (rotary positions; PyTorch's layer has no such option).
+        alibi: whether the self-attention adds ALiBi's linear penalty on distance to its scores
+            (:class:`seqlib.positions.ALiBi`; PyTorch's layer has no such option either).
 
     Attributes:
         self_attn: the :class:`seqlib.attention.MultiHeadAttention`.
@@ -406,12 +408,13 @@ class _Stack(nn.Module):
 
     def __init__(self, num_layers: int, d_model: int, nhead: int, dim_feedforward: int = 2048, dropout: float = 0.1,
                  activation: str = "relu", norm_first: bool = False, layer_norm_eps: float = 1e-5,
-                 batch_first: bool = True, bias: bool = True, final_norm: bool | None = None, rotary: bool = False):
+                 batch_first: bool = True, bias: bool = True, final_norm: bool | None = None, rotary: bool = False,
+                 alibi: bool = False):
         super().__init__()
         check_int(num_layers, "num_layers", minimum=1)
         self.layers = nn.ModuleList(
             self.Layer(d_model, nhead, dim_feedforward, dropout, activation, norm_first, layer_norm_eps, batch_first,
-                       bias, rotary=rotary) for _ in range(num_layers))
+                       bias, rotary=rotary, alibi=alibi) for _ in range(num_layers))
         final_norm = norm_first if final_norm is None else final_norm
         self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps, bias=bias) if final_norm else None
 
@@ -426,8 +429,8 @@ class Encoder(_Stack):
 
     Args:
         num_layers: the number of layers.
-        d_model, nhead, dim_feedforward, dropout, activation, norm_first, layer_norm_eps, batch_first, bias, rotary:
-            those of every :class:`EncoderLayer`.
+        d_model, nhead, dim_feedforward, dropout, activation, norm_first, layer_norm_eps, batch_first, bias, rotary,
+            alibi: those of every :class:`EncoderLayer`.
         final_norm: whether to apply a LayerNorm after the last layer; None (the default) means
             ``norm_first``.
 
@@ -571,7 +574,9 @@ class Transformer(nn.Module):
             LayerNorm when pre-norm.
         positions: ``"sinusoidal"`` (the paper's), ``"learned"`` (a table of ``max_len`` rows
             each for the source and the target), ``"rotary"`` (queries and keys of every
-            self-attention rotated; cross-attention is left alone) or ``"none"``.
+            self-attention rotated; cross-attention is left alone), ``"alibi"`` (every
+            self-attention's scores lowered in proportion to distance, on both sides in the
+            encoder) or ``"none"``.
         max_len: the longest sequence a learned table can encode (sinusoids are precomputed for
             it, and computed on the spot past it).
         activation: ``"relu"`` (the paper's) or ``"gelu"``.
@@ -595,7 +600,8 @@ class Transformer(nn.Module):
         self.src_embedding = _Embedding(src_vocab, d_model, positions, max_len, _check_dropout(dropout), nhead)
         self.tgt_embedding = _Embedding(tgt_vocab, d_model, positions, max_len, dropout, nhead)
         layer_args = dict(d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
-                          activation=activation, norm_first=norm_first, rotary=positions == "rotary")
+                          activation=activation, norm_first=norm_first, rotary=positions == "rotary",
+                          alibi=positions == "alibi")
         self.encoder = Encoder(num_encoder_layers, **layer_args)
         self.decoder = Decoder(num_decoder_layers, **layer_args)
         self.W_out = nn.Linear(d_model, tgt_vocab)
@@ -726,7 +732,8 @@ class DecoderOnlyLM(nn.Module):
         norm_first: pre-norm (True, the default, as GPT-2) or post-norm layers; the stack ends
             with a LayerNorm when pre-norm.
         positions: ``"learned"`` (the default, as GPT), ``"sinusoidal"``, ``"rotary"`` (each
-            layer's queries and keys rotated by their positions, as in LLaMA) or ``"none"``
+            layer's queries and keys rotated by their positions, as in LLaMA), ``"alibi"``
+            (each head's scores lowered in proportion to distance, as in BLOOM) or ``"none"``
             (only the causal mask tells positions apart).
         max_len: the number of rows of a learned position table, the longest context.
         activation: ``"gelu"`` (the default, as GPT) or ``"relu"``.
@@ -746,7 +753,7 @@ class DecoderOnlyLM(nn.Module):
         self.vocab_size, self.d_model = vocab_size, d_model
         self.embedding = _Embedding(vocab_size, d_model, positions, max_len, _check_dropout(dropout), nhead)
         self.layers = Encoder(num_layers, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
-                              rotary=positions == "rotary")
+                              rotary=positions == "rotary", alibi=positions == "alibi")
         self.W_out = nn.Linear(d_model, vocab_size)
 
     def forward(self, x: torch.Tensor, cache: TransformerCache | None = None) -> torch.Tensor:
@@ -870,13 +877,14 @@ def _make_positions(kind, d_model, max_len, nhead):
             raise ValueError(f"positions='rotary' needs an even number of features per head (rotated in pairs), "
                              f"got d_model / nhead = {d_model} / {nhead} = {d_model // nhead}")
         return _NoPositions()
-    if kind == "none":
+    if kind in ("alibi", "none"):
         return _NoPositions()
     raise ValueError(f"positions must be one of {POSITIONS}, got {kind!r}")
 
 
 class _NoPositions(nn.Module):
-    """Adds nothing: for ``positions="none"``, and for ``"rotary"``, where attention rotates instead."""
+    """Adds nothing: for ``positions="none"``, and for ``"rotary"`` and ``"alibi"``, where attention rotates or
+    biases its scores instead."""
 
     def forward(self, x, start=0):
         return x

@@ -6,7 +6,8 @@ import torch
 
 from seqlib import positions
 from seqlib.attention import MultiHeadAttention
-from seqlib.positions import LearnedPositions, RotaryPositions, SinusoidalPositions, apply_rotary, sinusoidal_encoding
+from seqlib.positions import (ALiBi, LearnedPositions, RotaryPositions, SinusoidalPositions, alibi_slopes, apply_rotary,
+                              sinusoidal_encoding)
 
 B, T, D = 2, 10, 8
 
@@ -120,6 +121,60 @@ def test_rotary_positions_module_on_heads_and_with_a_start():
     torch.testing.assert_close(apply_rotary(x, per_sequence)[1], apply_rotary(x[1], torch.arange(T) + 2))
 
 
+def test_alibi_slopes_are_the_papers():
+    """Press et al. 2022, section 3: 8 heads get 1/2, 1/4, ..., 1/256; 16 heads the geometric
+    sequence that starts at 2^-0.5 with that ratio; h heads in general start at 2^(-8/h)."""
+    assert alibi_slopes(8) == [2.0 ** -i for i in range(1, 9)]
+    assert alibi_slopes(16) == pytest.approx([2.0 ** (-0.5 * i) for i in range(1, 17)], rel=1e-12)
+    assert alibi_slopes(1) == [2.0 ** -8]
+    # other head counts (the paper's code): the largest power of 2 below, then every other slope of twice it
+    assert alibi_slopes(6) == alibi_slopes(4) + alibi_slopes(8)[0::2][:2]
+    assert alibi_slopes(12) == alibi_slopes(8) + alibi_slopes(16)[0::2][:4]
+    assert len(set(alibi_slopes(12))) == 12
+
+
+def test_alibi_lowers_each_score_by_its_slope_times_the_distance():
+    bias = ALiBi(4)(3, 5, start=2, dtype=torch.float64)  # queries at positions 2, 3, 4; keys at 0..4
+    assert bias.shape == (4, 3, 5)
+    for h, m in enumerate(alibi_slopes(4)):
+        for i in range(3):
+            for s in range(5):
+                assert bias[h, i, s].item() == -m * abs(2 + i - s)
+    assert not list(ALiBi(4).parameters()) and not list(ALiBi(4).buffers())
+
+
+@pytest.mark.parametrize("shift", [1, 7, 100])
+def test_alibi_biases_depend_only_on_the_offset(shift):
+    alibi = ALiBi(2)
+    torch.testing.assert_close(alibi(4, 6, start=0)[:, :, :4], alibi(4, 6 + shift, start=shift)[:, :, shift:shift + 4],
+                               rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_alibi_attention_equals_pytorchs_attention_with_the_bias_as_a_float_mask(causal):
+    """MultiHeadAttention(alibi=True) against torch's scaled_dot_product_attention on the same
+    projections with ALiBi's bias (and the causal mask) as attn_mask; outputs and gradients."""
+    torch.manual_seed(3)
+    B, T, E, h = 2, 7, 8, 2
+    mha = MultiHeadAttention(E, h, alibi=True).double()
+    x = torch.randn(B, T, E, dtype=torch.float64, requires_grad=True)
+    ours, _ = mha(x, x, x, is_causal=causal)
+
+    x2 = x.detach().clone().requires_grad_(True)
+    split = lambda t: t.view(B, T, h, E // h).transpose(1, 2)  # (B, h, T, d_head)
+    q, k, v = split(mha.W_q(x2)), split(mha.W_k(x2)), split(mha.W_v(x2))
+    mask = ALiBi(h)(T, T, dtype=torch.float64)  # (h, T, T)
+    if causal:
+        mask = mask.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    theirs = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    theirs = mha.W_o(theirs.transpose(1, 2).reshape(B, T, E))
+    torch.testing.assert_close(ours, theirs)
+    g = torch.randn_like(ours)
+    (grad_ours,) = torch.autograd.grad(ours, x, g)
+    (grad_theirs,) = torch.autograd.grad(theirs, x2, g)
+    torch.testing.assert_close(grad_ours, grad_theirs)
+
+
 def test_positions_break_the_permutation_symmetry_of_attention():
     torch.manual_seed(0)
     mha = MultiHeadAttention(D, 2).eval()
@@ -155,6 +210,10 @@ def test_positions_break_the_permutation_symmetry_of_attention():
     (lambda: apply_rotary(torch.zeros(T, D, dtype=torch.long)), TypeError, "x must hold floats"),
     (lambda: RotaryPositions(D)(torch.zeros(B, T, 6)), ValueError,
      r"x must have shape \(..., T, d\) with d=8 features, got \(2, 10, 6\)"),
+    (lambda: ALiBi(0), ValueError, "nhead must be at least 1, got 0"),
+    (lambda: alibi_slopes(2.5), TypeError, "nhead must be an int"),
+    (lambda: ALiBi(2)(-1, 4), ValueError, "Tq must be at least 0, got -1"),
+    (lambda: ALiBi(2)(3, 4, start=-2), ValueError, "start must be at least 0, got -2"),
 ])
 def test_bad_input_is_rejected_with_a_clear_message(call, error, match):
     with pytest.raises(error, match=match):

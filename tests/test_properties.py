@@ -30,7 +30,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from seqlib import linear_attention as la, models, recurrent, scan, ssm
+from seqlib import linear_attention as la, models, recurrent, scan, ssm, transformer
 from seqlib.attention import KVCache, MultiHeadAttention, causal_mask, masked_softmax, scaled_dot_product_attention
 from seqlib.positions import LearnedPositions, SinusoidalPositions
 from seqlib.transformer import (Decoder, DecoderLayer, DecoderOnlyLM, Encoder, EncoderLayer, Transformer,
@@ -388,7 +388,8 @@ def causal_layer(kind, d, seed, draw):
     torch.manual_seed(seed)
     if kind == "mha":
         heads = draw(st.sampled_from([1, 2]), label="heads")
-        mha = MultiHeadAttention(d, heads, rotary=draw(st.booleans(), label="rotary"))
+        mha = MultiHeadAttention(d, heads, rotary=draw(st.booleans(), label="rotary"),
+                                 alibi=draw(st.booleans(), label="alibi"))
         return lambda x: mha(x, x, x, is_causal=True)[0], mha
     if kind == "encoder_layer":
         layer = EncoderLayer(d, 2, 8, dropout=0.0, norm_first=draw(st.booleans(), label="norm_first"))
@@ -444,7 +445,7 @@ def language_model(kind, vocab, seed, draw, max_len=16):
     if kind == "transformer":
         return DecoderOnlyLM(vocab, d_model=8, nhead=2, num_layers=draw(st.integers(1, 2), label="layers"),
                              dim_feedforward=16, dropout=0.0, norm_first=draw(st.booleans(), label="norm_first"),
-                             positions=draw(st.sampled_from(["learned", "sinusoidal", "rotary", "none"]),
+                             positions=draw(st.sampled_from(transformer.POSITIONS),
                                             label="positions"), max_len=max_len)
     if kind == "linear_attention":
         return la.LinearAttentionLM(vocab, d_model=8, nhead=2, num_layers=draw(st.integers(1, 2), label="layers"),
@@ -610,7 +611,7 @@ def test_padding_never_changes_the_real_logits_of_the_transformer(data):
     dtype = draw(dtypes, label="dtype")
     B, S, T = draw(st.integers(1, 3), label="B"), draw(st.integers(1, 6), label="S"), draw(st.integers(1, 6), label="T")
     src_lengths, tgt_lengths = lengths_of(draw, B, S, "src lengths"), lengths_of(draw, B, T, "tgt lengths")
-    positions = draw(st.sampled_from(["sinusoidal", "learned", "rotary", "none"]), label="positions")
+    positions = draw(st.sampled_from(transformer.POSITIONS), label="positions")
     seed = draw(seeds, label="seed")
     torch.manual_seed(seed)
     model = Transformer(9, 11, d_model=8, nhead=2, num_encoder_layers=draw(st.integers(1, 2), label="enc_layers"),
@@ -723,19 +724,19 @@ def test_queries_with_no_allowed_key_never_give_nan_in_the_layers(data):
 @given(st.data())
 def test_self_attention_cache_equals_recomputation(data):
     """Causal multi-head self-attention fed through a KVCache in any partition of the sequence into
-    blocks (a token at a time, several, all at once), rotary or not, with or without padded keys:
+    blocks (a token at a time, several, all at once), rotary or not, ALiBi or not, with or without padded keys:
     each block's outputs and weights are the rows of one pass over the whole sequence
     (TOL[dtype]), and the cache ends holding every key."""
     draw = data.draw
     dtype = draw(dtypes, label="dtype")
     h, d_head = draw(st.integers(1, 2), label="heads"), draw(st.sampled_from([2, 4]), label="d_head")
-    rotary = draw(st.booleans(), label="rotary")
+    rotary, alibi = draw(st.booleans(), label="rotary"), draw(st.booleans(), label="alibi")
     B, T = draw(st.integers(1, 3), label="B"), draw(st.integers(1, 8), label="T")
     blocks = chunks_of(draw, T)
     pad = ~real_mask(lengths_of(draw, B, T), T) if draw(st.booleans(), label="padded") else None
     seed = draw(seeds, label="seed")
     torch.manual_seed(seed)
-    mha = perturb(MultiHeadAttention(h * d_head, h, rotary=rotary), seed).to(dtype).eval()
+    mha = perturb(MultiHeadAttention(h * d_head, h, rotary=rotary, alibi=alibi), seed).to(dtype).eval()
     x = randn((B, T, h * d_head), seed + 1, dtype)
     cache = KVCache()
     with torch.no_grad():
@@ -791,7 +792,7 @@ def test_language_model_cache_equals_recomputation(data):
     B, T = draw(st.integers(1, 3), label="B"), draw(st.integers(1, 9), label="T")
     V = draw(st.integers(2, 12), label="V")
     blocks = chunks_of(draw, T)
-    positions = draw(st.sampled_from(["learned", "sinusoidal", "rotary", "none"]), label="positions")
+    positions = draw(st.sampled_from(transformer.POSITIONS), label="positions")
     max_len = draw(st.integers(T if positions == "learned" else 1, T + 2), label="max_len")
     seed = draw(seeds, label="seed")
     torch.manual_seed(seed)
@@ -818,7 +819,7 @@ def test_transformer_decoding_cache_equals_recomputation(data):
     B, S, T = draw(st.integers(1, 3), label="B"), draw(st.integers(1, 6), label="S"), draw(st.integers(1, 7), label="T")
     blocks = chunks_of(draw, T)
     src_lengths = lengths_of(draw, B, S)
-    positions = draw(st.sampled_from(["sinusoidal", "learned", "rotary", "none"]), label="positions")
+    positions = draw(st.sampled_from(transformer.POSITIONS), label="positions")
     seed = draw(seeds, label="seed")
     torch.manual_seed(seed)
     layers = draw(st.integers(1, 2), label="dec_layers")
@@ -1031,12 +1032,12 @@ def pair(B, T, S, V_src, V_tgt):
 def saveable(kind, draw, B, T):
     """A tiny module of ``kind`` with random options, and a function (seed, dtype) -> its inputs."""
     norm_first = draw(st.booleans(), label="norm_first")
-    positions = draw(st.sampled_from(["learned", "sinusoidal", "rotary", "none"]), label="positions")
+    positions = draw(st.sampled_from(transformer.POSITIONS), label="positions")
     rnn = draw(st.sampled_from(["rnn", "lstm", "gru"]), label="recurrent kind")
     bidirectional = draw(st.booleans(), label="bidirectional")
     selective = draw(st.booleans(), label="selective")
     if kind == "mha":
-        return (lambda: MultiHeadAttention(8, 2, rotary=positions == "rotary"),
+        return (lambda: MultiHeadAttention(8, 2, rotary=positions == "rotary", alibi=positions == "alibi"),
                 lambda seed, dtype: (randn((B, T, 8), seed, dtype),) * 3)
     if kind == "encoder":
         return lambda: Encoder(2, 8, 2, 16, norm_first=norm_first), floats(B, T, 8)

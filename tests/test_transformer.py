@@ -182,6 +182,21 @@ def test_rotary_layers_rotate_self_attention_only():
     assert make_lm("learned").layers.layers[0].self_attn.rotary is None
 
 
+def test_alibi_layers_bias_self_attention_only_and_add_nothing_to_the_embeddings():
+    lm = make_lm("alibi")
+    assert all(layer.self_attn.alibi is not None and layer.self_attn.rotary is None for layer in lm.layers.layers)
+    x = tokens(B, 6, seed=22)
+    close(lm.embedding(x), lm.embedding.table.weight[x] * 4)  # nothing is added to the embeddings
+    assert sum(p.numel() for p in lm.parameters()) == sum(p.numel() for p in make_lm("none").parameters())
+    assert lm.state_dict().keys() == make_lm("none").state_dict().keys()  # no buffers either
+    model = make_transformer("alibi")
+    for layer in model.encoder.layers:
+        assert layer.self_attn.alibi is not None
+    for layer in model.decoder.layers:
+        assert layer.self_attn.alibi is not None and layer.cross_attn.alibi is None
+    assert make_lm("rotary").layers.layers[0].self_attn.alibi is None
+
+
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre", "post"])
 def test_attention_weights_are_each_layers_causal_softmax(norm_first):
     lm = make_lm("rotary", norm_first=norm_first, seed=6)
@@ -470,7 +485,7 @@ def dec():
                                        cache=TransformerCache(2, cross_attention=True)), ValueError,
      "tgt_lengths cannot be combined with a cache"),
     (lambda: make_lm(positions="absolute"), ValueError,
-     r"positions must be one of \('sinusoidal', 'learned', 'rotary', 'none'\), got 'absolute'"),
+     r"positions must be one of \('sinusoidal', 'learned', 'rotary', 'alibi', 'none'\), got 'absolute'"),
     (lambda: DecoderOnlyLM(V, d_model=12, nhead=4, positions="rotary"), ValueError,
      "positions='rotary' needs an even number of features per head"),
     (lambda: DecoderOnlyLM(V, d_model=9, nhead=3, positions="sinusoidal"), ValueError,

@@ -29,7 +29,7 @@
 #
 # This chapter builds scaled dot-product attention, its masks and its heads from scratch, checks
 # each against PyTorch, measures why the scores are divided by $\sqrt{d_k}$, shows that attention
-# without positions is blind to order, compares four ways of encoding positions on sequences
+# without positions is blind to order, compares five ways of encoding positions on sequences
 # longer than any seen in training, and ends with an explorer in which you can watch what each
 # head of a small trained model attends to.
 #
@@ -43,8 +43,8 @@
 # - build multi-head attention and count its parameters;
 # - prove that attention without positions ignores order, and verify that a sinusoidal encoding
 #   shifts by a linear map;
-# - compare sinusoidal, learned, rotary and no position encodings on sequences longer than those
-#   seen in training, and read what trained heads attend to.
+# - compare sinusoidal, learned, rotary, ALiBi and no position encodings on sequences longer than
+#   those seen in training, and read what trained heads attend to.
 # :::
 #
 # :::{admonition} Prerequisites
@@ -649,6 +649,73 @@ print(
 )
 
 # %% [markdown]
+# ### Linear biases (ALiBi)
+#
+# Attention with linear biases, ALiBi {cite}`press2022train`, is the most direct way to say "near
+# matters more than far". It too adds nothing to the embeddings. Each head $h$ subtracts from its
+# scores a penalty proportional to the distance between query and key,
+#
+# $$
+# \mathrm{score}_h(t, s) = \frac{q_t \cdot k_s}{\sqrt{d_k}} - m_h \, |t - s|,
+# $$ (ch5-alibi)
+#
+# with a fixed slope $m_h$ per head: for $H$ heads the geometric sequence that starts at $2^{-8/H}$
+# with that ratio, so that 8 heads get $1/2, 1/4, \ldots, 1/256$. Steep heads look only at their
+# neighbours; gentle ones see far. Nothing is learned, and the penalty depends on the offset only,
+# as with rotary positions. It is also the same function at every length, which is why
+# {cite:t}`press2022train` proposed it for models that must run on longer inputs than they were
+# trained on. `positions.ALiBi` builds the penalties, and `MultiHeadAttention(..., alibi=True)` adds
+# them to its scores; the biases of our two-head models are drawn below.
+
+# %%
+alibi = positions.ALiBi(2)
+assert torch.equal(
+    alibi(4, 20, start=10)[:, :, 8:12], alibi(4, 8, start=2)[:, :, :4]
+)  # the same offsets, the same biases, wherever the query stands
+assert sum(p.numel() for p in alibi.parameters()) == 0
+glue("alibi_slope_steep", alibi.slopes[0])
+glue("alibi_slope_gentle", alibi.slopes[1])
+
+fig, (ax_map, ax_line) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+bias = alibi(8, 8)  # (heads, query t, key s): -m_h |t - s|
+causal = torch.ones(8, 8, dtype=torch.bool).tril()
+sns.heatmap(
+    bias[0].masked_fill(~causal, float("nan")) + 0.0,  # + 0.0: no "-0.00" on the diagonal
+    ax=ax_map,
+    cmap="rocket",
+    annot=True,
+    fmt=".2f",
+    annot_kws={"fontsize": 8},
+    cbar=False,
+    square=True,
+)
+ax_map.set(
+    title=f"head 1 (slope 1/{1 / alibi.slopes[0]:.0f}): bias added to score(t, s)",
+    xlabel="key position s",
+    ylabel="query position t",
+)
+distance = torch.arange(129)  # up to the longest test sequence below
+for h, m in enumerate(alibi.slopes):
+    ax_line.plot(distance, -m * distance, label=f"head {h + 1}: slope 1/{1 / m:.0f}")
+ax_line.axvline(31, color="0.3", ls="--")
+ax_line.text(
+    33, -0.5, "beyond the training length\nof the experiment below", fontsize=9, va="top"
+)
+ax_line.set(
+    title="The penalty against the distance t - s",
+    xlabel="distance t - s",
+    ylabel="bias",
+)
+ax_line.legend(loc="lower left")
+plt.show()
+
+# %% [markdown]
+# With two heads the slopes are {glue:text}`alibi_slope_steep` and {glue:text}`alibi_slope_gentle`
+# ($2^{-4}$ and $2^{-8}$). The first head's scores lose one unit every 16 positions, so it attends
+# mostly within a few dozen tokens; the second's lose half a unit over 128, so it sees nearly the
+# whole sequence alike. Blank cells on the left are hidden by the causal mask.
+
+# %% [markdown]
 # :::{admonition} Claim on trial: "the sinusoidal encoding expresses relative position as a linear function, which helps the model generalise to sequences longer than those seen in training"
 # :class: claim warning
 # :name: claim-ch05-sinusoidal-encoding-expresses-relative-position
@@ -657,7 +724,7 @@ print(
 # {glue:text}`lag_train_len` tokens and finds that the sinusoidal model keeps only
 # {glue:text}`lag_sin_far:.0%` accuracy beyond twice that length, where rotary keeps
 # {glue:text}`lag_rope_far:.0%`; {cite:t}`press2022train` found the same at scale, for language
-# models, and proposed linear biases (ALiBi) instead. *Source of the claim: seed article 001.*
+# models, and proposed linear biases (ALiBi) instead, which we try too. *Source of the claim: seed article 001.*
 # :::
 #
 # :::{admonition} Claim on trial: "modern models (GPT-NeoX, LLaMA) use learned relative position encodings like RoPE"
@@ -676,15 +743,15 @@ print(
 # letters, and at every position the target is the letter $\ell$ = 3 steps back. Content cannot help,
 # since the letters are random; the model must find position $t - 3$ from position $t$.
 #
-# We train four identical one-layer decoder-only Transformers (`seqlib.transformer.DecoderOnlyLM`,
+# We train five identical one-layer decoder-only Transformers (`seqlib.transformer.DecoderOnlyLM`,
 # causal, 2 heads of 16 features) that differ only in their position encoding: none, sinusoidal,
-# learned, rotary. All train on sequences of {glue:text}`lag_train_len` tokens and are tested on
+# learned, rotary, ALiBi. All train on sequences of {glue:text}`lag_train_len` tokens and are tested on
 # sequences of {glue:text}`lag_test_len`, with accuracy read at each position, for three seeds each.
 # Chance is 1 in {glue:text}`lag_symbols`.
 
 # %%
 LAG, SYMBOLS, TRAIN_LEN, TEST_LEN = 3, 16, 32, 128
-ENCODINGS, SEEDS = ["none", "sinusoidal", "learned", "rotary"], [0, 1, 2]
+ENCODINGS, SEEDS = ["none", "sinusoidal", "learned", "rotary", "alibi"], [0, 1, 2]
 lag_train = data.lag_task(4000, TRAIN_LEN, lag=LAG, num_symbols=SYMBOLS, seed=100)
 lag_test = data.lag_task(500, TEST_LEN, lag=LAG, num_symbols=SYMBOLS, seed=101)
 glue("lag_train_len", TRAIN_LEN)
@@ -773,6 +840,7 @@ for short, enc in [
     ("sin", "sinusoidal"),
     ("learned", "learned"),
     ("rope", "rotary"),
+    ("alibi", "alibi"),
 ]:
     glue(f"lag_{short}_seen", round(acc(enc, "seen lengths"), 2))
     glue(f"lag_{short}_near", round(acc(enc, "up to 2× longer"), 2))
@@ -807,9 +875,14 @@ assert (
     > acc("learned", "2× to 4× longer")
 )
 assert acc("rotary", "2× to 4× longer") < acc("rotary", "up to 2× longer") < 1
+# ALiBi: never finds "exactly three back", but what it learns does not change with length
+assert 2 / SYMBOLS < acc("alibi", "seen lengths", "max") < 0.5
+assert acc("alibi", "2× to 4× longer", "min") > 0.75 * acc("alibi", "seen lengths", "max")
+assert acc("alibi", "2× to 4× longer", "min") > acc("sinusoidal", "2× to 4× longer", "max")
+assert acc("alibi", "up to 2× longer", "max") < acc("rotary", "up to 2× longer", "min")
 
 # %% [markdown]
-# The figure tells four different stories.
+# The figure tells five different stories.
 #
 # - **No positions** fails even on the training lengths, with {glue:text}`lag_none_seen:.0%` on
 #   average over the seeds (its best seed {glue:text}`lag_none_seen_max:.0%`): the causal mask lets it tell the first few
@@ -825,10 +898,19 @@ assert acc("rotary", "2× to 4× longer") < acc("rotary", "up to 2× longer") < 
 #   length, yet not perfectly, and they fade further out ({glue:text}`lag_rope_far:.0%`): the scores
 #   depend only on offsets, but offsets larger than any seen in training still occur between a query
 #   and the distant keys, and for some of them the learned score happens to exceed that of offset 3.
+# - **ALiBi** never learns the task: {glue:text}`lag_alibi_seen:.0%` on the training lengths, above
+#   chance but far from the others. Its penalty only grows with distance, so in one layer no head can
+#   prefer the key three back over the keys one and two back; content cannot help, since the letters
+#   are random. But what it does learn holds at every length ({glue:text}`lag_alibi_near:.0%` up to
+#   twice the training length, {glue:text}`lag_alibi_far:.0%` beyond, more than the sinusoidal model
+#   keeps there), because nothing in it changes with length.
 #
-# This is one small task. Part of its ranking matches a larger study: in {cite:t}`press2022train`'s
-# language models, rotary extrapolates better than sinusoidal (and ALiBi, a fixed linear penalty on
-# distance, better than both). Another study disagrees with the rest: {cite:t}`kazemnejad2023impact`
+# This is one small task, and a worst case for ALiBi: it asks for one exact offset, where ALiBi
+# builds in a preference for the nearest keys. Part of the ranking matches a larger study: in
+# {cite:t}`press2022train`'s language models, rotary extrapolates better than sinusoidal, and ALiBi
+# better than both; there, the recent past is what predicts the next word, and a recency penalty
+# suits the task. Our ALiBi model's flat curve is the property they measured; its low level is what
+# a penalty on distance costs on a task that needs something else. Another study disagrees with the rest: {cite:t}`kazemnejad2023impact`
 # found that on algorithmic tasks a decoder with *no* encoding can generalise better than any of
 # them, with a causal mask supplying the position signal. Our NoPE model did not manage that on a
 # task that needs exact offsets; which
@@ -965,11 +1047,13 @@ viz.attention_explorer(
 #   depend on $h$.
 # - Without positions, self-attention is permutation-equivariant: twin reviews were
 #   indistinguishable. Sinusoidal encodings shift by an exact linear map; learned ones are a table;
-#   rotary ones make scores depend on offsets only, with no parameters.
+#   rotary ones make scores depend on offsets only, with no parameters; ALiBi lowers scores in
+#   proportion to distance, with a fixed slope per head.
 # - Trained on length {glue:text}`lag_train_len` and tested up to {glue:text}`lag_test_len` on a
 #   task about relative position: learned positions fell to chance past the training length,
 #   sinusoidal ones degraded fast, rotary ones held best ({glue:text}`lag_rope_near:.0%` up to twice
-#   the length) but faded further out, and no encoding at all failed even in training.
+#   the length) but faded further out, ALiBi never found the offset but kept what it had at every
+#   length, and no encoding at all failed even in training.
 # - In a trained two-layer model, one layer-1 head looked at the previous token and both layer-2 heads used it
 #   to look up the answer: an induction circuit, readable in the explorer.
 #
@@ -1095,6 +1179,34 @@ print(seqlib.checks.check_causal_attention(my_causal_attention))
 # to 31. The causal mask gives each position a different number of keys, which is the positional
 # signal {cite:t}`haviv2022transformer` found that language models without encodings exploit; it is
 # enough to tell early positions apart, not to find "exactly three back" far into the sequence.
+# ```
+#
+# ```{exercise} What a penalty on distance can and cannot do
+# :label: ch5-ex-alibi
+#
+# (a) Using equation {eq}`ch5-alibi`, explain why a one-layer ALiBi model cannot put more weight on
+# the key three positions back than on the keys one and two back, when the letters are random.
+# (b) Why is its accuracy about the same beyond the training length as within it, when the
+# sinusoidal model's falls? (c) Design a task on which you would expect ALiBi to beat rotary
+# positions past the training length, and say what you would measure.
+# ```
+#
+# ```{solution} ch5-ex-alibi
+# :class: dropdown
+#
+# (a) The score of key $s$ is a content term $q_t \cdot k_s / \sqrt{d_k}$ minus $m_h (t - s)$. The
+# penalty is smallest for the nearest keys and grows with distance, the same for every query. To
+# prefer offset 3 over offsets 1 and 2, the content term of the key three back would have to be
+# larger, but with random letters its content says nothing about where it stands; on average
+# the ordering by distance wins, in every head. A second layer does not obviously help: its scores
+# are again content minus a growing penalty. (Try `num_layers=2` in `lag_model`.)
+# (b) Nothing in the model depends on the absolute position: the penalties at offsets 0, 1, 2, ...
+# are the same at position 40 as at position 10, and far keys only add terms that the penalty makes
+# small. The sinusoidal model learned patterns of the absolute encodings it saw, which change
+# beyond the training length. (c) A task where the answer lies in a recent window and far tokens are
+# distractors, such as predicting the majority letter of the last 8 tokens: the steep heads fit it
+# and keep fitting it at any length. Measure accuracy by position as in the lag experiment, and
+# compare the zones with the spread between seeds.
 # ```
 #
 # ## References

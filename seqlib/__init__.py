@@ -28,21 +28,12 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
 Each model is a module of its own, checked against its PyTorch counterpart in ``tests/``
 or, where PyTorch has none (linear attention, scans, state space models), against a loop.
 """
-from . import (attention, checks, data, experiments, forecast, interpret, linear_attention, models,
+from . import (attention, bench, checks, data, experiments, forecast, interpret, linear_attention, models,
                positions, recurrent, scan, seq2seq, ssm, train, transformer, verdicts, viz)
 from .prose import glue
 from .runtime import generator, numpy_rng, seed_everything, setup
 
 __version__ = "0.1.0"
-
-
-def __getattr__(name):
-    # seqlib.bench is imported on first use, so that ``python -m seqlib.bench`` runs it once, as a script.
-    if name == "bench":
-        import importlib
-
-        return importlib.import_module(".bench", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["setup", "generator", "seed_everything", "numpy_rng", "glue", "data", "train", "viz", "recurrent", "models", "attention", "positions", "checks",

@@ -182,7 +182,7 @@ def _machine() -> dict:
 
     import torch
 
-    from ..bench import _cpu_name
+    from ..bench.results import _cpu_name
 
     return {"cpu": _cpu_name(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
             "threads": torch.get_num_threads(), "torch": torch.__version__.split("+")[0],

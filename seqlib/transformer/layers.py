@@ -320,17 +320,14 @@ def _check_heads(d_model, nhead):
                          f"features")
 
 
-
 def _check_dropout(p):
     check_probability(p, "dropout")
     return float(p)
 
 
-
 def _check_input(x, name, d_model, batch_first):
     """x (B, T, d_model), or (T, B, d_model) if not batch_first -> (B, T)."""
     return check_sequences(x, name, d_model, "d_model", batch_first)
-
 
 
 def _check_cache(cache, name, static):
@@ -344,7 +341,6 @@ def _check_cache(cache, name, static):
     return cache.length
 
 
-
 def _check_padding(mask, name, B, T):
     if mask is None:
         return
@@ -354,7 +350,6 @@ def _check_padding(mask, name, B, T):
                         f"got dtype {mask.dtype}")
     if as_shape(mask) != (B, T):
         raise ValueError(f"{name} must have shape (batch, keys) = {(B, T)}, got {as_shape(mask)}")
-
 
 
 def _check_attn_mask(mask, name, B, nhead, Tq, Tk, q, k):
@@ -370,13 +365,11 @@ def _check_attn_mask(mask, name, B, nhead, Tq, Tk, q, k):
                          f"{(B * nhead, Tq, Tk)}, got {as_shape(mask)}")
 
 
-
 def _expect(module, torch_classes, ours):
     torch_classes = torch_classes if isinstance(torch_classes, tuple) else (torch_classes,)
     if not isinstance(module, torch_classes):
         want = " or ".join(f"torch.nn.{c.__name__}" for c in torch_classes)
         raise TypeError(f"{ours}.from_torch expects a {want}, got {type(module).__module__}.{type(module).__name__}")
-
 
 
 def _activation_name(module, ours):
@@ -389,7 +382,6 @@ def _activation_name(module, ours):
     raise ValueError(f"{ours}.from_torch supports the activations relu and gelu (exact), got {activation!r}")
 
 
-
 def _layer_config(module, ours):
     """The constructor arguments of our layer for a PyTorch encoder or decoder layer."""
     return dict(d_model=module.self_attn.embed_dim, nhead=module.self_attn.num_heads,
@@ -397,7 +389,6 @@ def _layer_config(module, ours):
                 activation=_activation_name(module, ours), norm_first=module.norm_first,
                 layer_norm_eps=module.norm1.eps, batch_first=module.self_attn.batch_first,
                 bias=module.linear1.bias is not None)
-
 
 
 def _load_layer(ours, module, norms):

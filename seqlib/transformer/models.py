@@ -363,7 +363,6 @@ def _make_positions(kind, d_model, max_len, nhead):
     raise ValueError(f"positions must be one of {POSITIONS}, got {kind!r}")
 
 
-
 class _NoPositions(nn.Module):
     """Adds nothing: for ``positions="none"``, and for ``"rotary"`` and ``"alibi"``, where attention rotates or
     biases its scores instead."""
@@ -372,13 +371,11 @@ class _NoPositions(nn.Module):
         return x
 
 
-
 def _check_room(positions, needed, what):
     """A learned table must have a row for each of ``needed`` positions."""
     if isinstance(positions, LearnedPositions) and needed > positions.max_len:
         raise ValueError(f"{what} needs a sequence of length {needed}, longer than the learned position table "
                          f"(max_len={positions.max_len})")
-
 
 
 def _padding_mask(lengths, name, B, T, device=None):

@@ -186,7 +186,6 @@ def _check_stack_cache(cache, num_layers, cross_attention):
                          "cross-attention caches")
 
 
-
 def _load_stack(cls, module):
     """An Encoder or Decoder with a copy of the layers and the final norm of a PyTorch stack."""
     _expect(module, cls.torch_class, cls.__name__)

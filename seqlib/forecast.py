@@ -169,7 +169,7 @@ class _TransformerCore(nn.Module):
         from .transformer import Encoder
 
         self.embed = nn.Linear(1, d_model)
-        self.positions = LearnedPositions(context, d_model)
+        self.positions = LearnedPositions(d_model, context)
         self.encoder = Encoder(num_layers, d_model, nhead, 4 * d_model, dropout, "gelu", norm_first=True)
         self.readout = nn.Linear(d_model, horizon)
 

@@ -152,23 +152,25 @@ class LearnedPositions(nn.Module):
     As in BERT and GPT-2. Nothing is learned for positions never seen in training, and there is
     no row at all past ``max_len``: a longer sequence is an error.
 
+    The arguments come in :class:`SinusoidalPositions`' order: the width, then the length.
+
     Args:
-        max_len: the number of rows of the table, the longest sequence it can encode.
         d: the number of features of the embeddings.
+        max_len: the number of rows of the table, the longest sequence it can encode.
 
     Attributes:
         table: the ``nn.Embedding(max_len, d)`` of position vectors, initialised N(0, 1) as
             ``nn.Embedding`` is.
     """
 
-    def __init__(self, max_len: int, d: int):
+    def __init__(self, d: int, max_len: int):
         super().__init__()
-        self.max_len = check_int(max_len, "max_len", minimum=1)
         self.d = check_int(d, "d", minimum=1)
+        self.max_len = check_int(max_len, "max_len", minimum=1)
         self.table = nn.Embedding(max_len, d)
 
     def extra_repr(self) -> str:
-        return f"max_len={self.max_len}, d={self.d}"
+        return f"d={self.d}, max_len={self.max_len}"
 
     def forward(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         """x (B, T, d) -> x + P (B, T, d), the positions being start, ..., start + T - 1.

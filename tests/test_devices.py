@@ -161,7 +161,7 @@ def test_multi_head_attention_on_meta_with_masks_and_a_cache(rotary):
 
 def test_positions_on_meta():
     x = meta(B, T, D)
-    for factory in (lambda: positions.SinusoidalPositions(D, max_len=4), lambda: positions.LearnedPositions(8, D)):
+    for factory in (lambda: positions.SinusoidalPositions(D, max_len=4), lambda: positions.LearnedPositions(D, 8)):
         module = build(factory)
         on_meta(module(x), (B, T, D))  # longer than the sinusoids' table: computed on the spot
         on_meta(module(x[:, :2], start=2), (B, 2, D))

@@ -62,7 +62,7 @@ def test_sinusoidal_positions_add_the_encoding_at_any_length():
 
 
 def test_learned_positions_add_a_row_of_their_table():
-    module = LearnedPositions(max_len=64, d=D)
+    module = LearnedPositions(D, max_len=64)
     x = randn(B, T, D)
     torch.testing.assert_close(module(x), x + module.table.weight[:T])
     torch.testing.assert_close(module(x, start=5), x + module.table.weight[5:5 + T])
@@ -74,9 +74,9 @@ def test_learned_positions_add_a_row_of_their_table():
 def test_a_sequence_longer_than_the_learned_table_is_rejected():
     with pytest.raises(ValueError, match=r"sequence of length 70 is longer than the learned position table "
                                          r"\(max_len=64\)"):
-        LearnedPositions(max_len=64, d=D)(torch.zeros(B, 70, D))
+        LearnedPositions(D, max_len=64)(torch.zeros(B, 70, D))
     with pytest.raises(ValueError, match=r"sequence of length 65 is longer .* \(max_len=64\)"):
-        LearnedPositions(max_len=64, d=D)(torch.zeros(B, 5, D), start=60)
+        LearnedPositions(D, max_len=64)(torch.zeros(B, 5, D), start=60)
 
 
 def test_rotary_rotates_each_pair_by_its_position():
@@ -197,8 +197,8 @@ def test_positions_break_the_permutation_symmetry_of_attention():
      r"x must have d=8 features in its last dimension, got 6 \(x has shape \(2, 10, 6\)\)"),
     (lambda: SinusoidalPositions(D)(torch.zeros(T, D)), ValueError,
      r"x must have 3 dimensions \(batch, time, d\), got shape \(10, 8\)"),
-    (lambda: LearnedPositions(0, D), ValueError, "max_len must be at least 1, got 0"),
-    (lambda: LearnedPositions(64, D)(torch.zeros(B, T, D), start=-1), ValueError, "start must be at least 0, got -1"),
+    (lambda: LearnedPositions(D, 0), ValueError, "max_len must be at least 1, got 0"),
+    (lambda: LearnedPositions(D, 64)(torch.zeros(B, T, D), start=-1), ValueError, "start must be at least 0, got -1"),
     (lambda: apply_rotary(torch.zeros(B, T, 7)), ValueError,
      r"x must have an even number of features d \(they are rotated in pairs\), got d=7"),
     (lambda: apply_rotary(torch.zeros(B, T, D), torch.arange(5)), ValueError,

@@ -352,7 +352,7 @@ def _make_positions(kind, d_model, max_len, nhead):
                              f"got d_model={d_model}")
         return SinusoidalPositions(d_model, max_len)
     if kind == "learned":
-        return LearnedPositions(max_len, d_model)
+        return LearnedPositions(d_model, max_len)
     if kind == "rotary":
         if (d_model // nhead) % 2:
             raise ValueError(f"positions='rotary' needs an even number of features per head (rotated in pairs), "

@@ -14,7 +14,7 @@ A model learns about order only if positions enter its inputs or its scores.
   the offset t - s.
 - Attention with linear biases (Press et al. 2022, ALiBi), :func:`alibi_slopes` and
   :class:`ALiBi`, adds nothing to the embeddings and nothing to learn: each head's score of key s
-  from query t is lowered by ``m_h * |t - s|``, a fixed penalty on distance with one slope per head.
+  from query t is lowered by ``m_i * |t - s|``, a fixed penalty on distance with one slope per head.
 
 Both the sinusoidal encoding and the rotary embeddings use the **interleaved pairs** convention of
 the papers: features (2i, 2i+1) form pair i, with frequency ``omega_i = base^(-2i/d)``. (Some
@@ -316,8 +316,8 @@ def alibi_slopes(nhead: int) -> list:
 class ALiBi(nn.Module):
     """Attention with linear biases (Press et al. 2022): the bias each head adds to its scores.
 
-    ``score_h(t, s) = q_t . k_s / sqrt(d_head) - m_h |t - s|``. Nothing is added to the embeddings
-    and nothing is learned (no parameters); the slopes m_h are :func:`alibi_slopes`. The paper
+    ``score_i(t, s) = q_t . k_s / sqrt(d_head) - m_i |t - s|`` for head i. Nothing is added to the
+    embeddings and nothing is learned (no parameters); the slopes m_i are :func:`alibi_slopes`. The paper
     defines it for causal attention, where s <= t and ``|t - s| = t - s``; for attention that is
     not causal, the same penalty applies on both sides.
 
@@ -344,7 +344,7 @@ class ALiBi(nn.Module):
             dtype: their floating-point type.
 
         Returns:
-            ``-m_h |t - s|`` for each head h, query t and key s, of shape (h, Tq, Tk).
+            ``-m_i |t - s|`` for each head i, query t and key s, of shape (h, Tq, Tk).
         """
         check_int(Tq, "Tq", minimum=0)
         check_int(Tk, "Tk", minimum=0)

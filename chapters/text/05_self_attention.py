@@ -652,14 +652,14 @@ print(
 # ### Linear biases (ALiBi)
 #
 # Attention with linear biases, ALiBi {cite}`press2022train`, is the most direct way to say "near
-# matters more than far". It too adds nothing to the embeddings. Each head $h$ subtracts from its
+# matters more than far". It too adds nothing to the embeddings. Head $i$ subtracts from its
 # scores a penalty proportional to the distance between query and key,
 #
 # $$
-# \mathrm{score}_h(t, s) = \frac{q_t \cdot k_s}{\sqrt{d_k}} - m_h \, |t - s|,
+# \mathrm{score}_i(t, s) = \frac{q_t \cdot k_s}{\sqrt{d_k}} - m_i \, |t - s|,
 # $$ (ch5-alibi)
 #
-# with a fixed slope $m_h$ per head: for $H$ heads the geometric sequence that starts at $2^{-8/H}$
+# with a fixed slope $m_i$ per head: for $h$ heads the geometric sequence that starts at $2^{-8/h}$
 # with that ratio, so that 8 heads get $1/2, 1/4, \ldots, 1/256$. Steep heads look only at their
 # neighbours; gentle ones see far. Nothing is learned, and the penalty depends on the offset only,
 # as with rotary positions. It is also the same function at every length, which is why
@@ -677,7 +677,7 @@ glue("alibi_slope_steep", alibi.slopes[0])
 glue("alibi_slope_gentle", alibi.slopes[1])
 
 fig, (ax_map, ax_line) = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
-bias = alibi(8, 8)  # (heads, query t, key s): -m_h |t - s|
+bias = alibi(8, 8)  # (heads, query t, key s): -m_i |t - s|
 causal = torch.ones(8, 8, dtype=torch.bool).tril()
 sns.heatmap(
     bias[0].masked_fill(~causal, float("nan")) + 0.0,  # + 0.0: no "-0.00" on the diagonal
@@ -900,7 +900,7 @@ assert acc("alibi", "up to 2× longer", "max") < acc("rotary", "up to 2× longer
 #   and the distant keys, and for some of them the learned score happens to exceed that of offset 3.
 # - **ALiBi** never learns the task: {glue:text}`lag_alibi_seen:.0%` on the training lengths, above
 #   chance but far from the others. Its penalty only grows with distance, so in one layer no head can
-#   prefer the key three back over the keys one and two back; content cannot help, since the letters
+#   systematically prefer the key three back over the keys one and two back; content cannot help, since the letters
 #   are random. But what it does learn holds at every length ({glue:text}`lag_alibi_near:.0%` up to
 #   twice the training length, {glue:text}`lag_alibi_far:.0%` beyond, more than the sinusoidal model
 #   keeps there), because nothing in it changes with length.
@@ -1194,7 +1194,7 @@ print(seqlib.checks.check_causal_attention(my_causal_attention))
 # ```{solution} ch5-ex-alibi
 # :class: dropdown
 #
-# (a) The score of key $s$ is a content term $q_t \cdot k_s / \sqrt{d_k}$ minus $m_h (t - s)$. The
+# (a) The score of key $s$ is a content term $q_t \cdot k_s / \sqrt{d_k}$ minus $m_i (t - s)$. The
 # penalty is smallest for the nearest keys and grows with distance, the same for every query. To
 # prefer offset 3 over offsets 1 and 2, the content term of the key three back would have to be
 # larger, but with random letters its content says nothing about where it stands; on average

@@ -107,7 +107,7 @@ class MultiHeadAttention(nn.Module):
             (:class:`seqlib.positions.RotaryPositions`, Su et al. 2021) after the projections,
             so that the scores depend on relative positions; for self-attention. PyTorch's
             module has no such option (``from_torch`` leaves it off).
-        alibi: add each head's linear penalty on distance, ``-m_h |t - s|``, to its scores
+        alibi: add each head's linear penalty on distance, ``-m_i |t - s|``, to its scores
             (:class:`seqlib.positions.ALiBi`, Press et al. 2022); for self-attention. PyTorch's
             module has no such option either.
 

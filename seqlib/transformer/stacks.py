@@ -78,8 +78,8 @@ class Encoder(_Stack):
 
     Args:
         num_layers: the number of layers.
-        d_model, nhead, dim_feedforward, dropout, activation, norm_first, layer_norm_eps, batch_first, bias, rotary,
-            alibi: those of every :class:`EncoderLayer`.
+        d_model, nhead, dim_feedforward, dropout, activation, norm_first: those of every :class:`EncoderLayer`.
+        layer_norm_eps, batch_first, bias, rotary, alibi: those of every :class:`EncoderLayer` too.
         final_norm: whether to apply a LayerNorm after the last layer; None (the default) means
             ``norm_first``.
 

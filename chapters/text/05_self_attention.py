@@ -1204,8 +1204,10 @@ print(seqlib.checks.check_causal_attention(my_causal_attention))
 # are the same at position 40 as at position 10, and far keys only add terms that the penalty makes
 # small. The sinusoidal model learned patterns of the absolute encodings it saw, which change
 # beyond the training length. (c) A task where the answer lies in a recent window and far tokens are
-# distractors, such as predicting the majority letter of the last 8 tokens: the steep heads fit it
-# and keep fitting it at any length. Measure accuracy by position as in the lag experiment, and
+# distractors, such as predicting the majority letter of the last 8 tokens. The steep heads suit it,
+# and nothing in them changes with length, so the prediction to test is that ALiBi keeps its
+# accuracy past the training length while rotary positions, which must learn to ignore far keys,
+# may not. This book has not run that experiment: it is yours. Measure accuracy by position as in the lag experiment, and
 # compare the zones with the spread between seeds.
 # ```
 #

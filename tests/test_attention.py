@@ -7,6 +7,7 @@ from torch import nn
 from seqlib import attention
 from seqlib.positions import apply_rotary
 from seqlib.attention import (AdditiveAttention, KVCache, MultiHeadAttention, MultiplicativeAttention, causal_mask,
+                              from_torch_masks,
                               masked_softmax, padding_mask, scaled_dot_product_attention)
 
 B, H, TQ, TK, DK, DV = 2, 3, 5, 7, 4, 6  # batch, heads, queries, keys, key and value features
@@ -146,7 +147,7 @@ def test_pytorch_gives_nan_where_ours_gives_zeros():
     blocked = torch.zeros(T, T, dtype=torch.bool)  # True = not allowed
     blocked[3] = True  # query 3 may attend to nothing
     their_out, their_w = theirs(x, x, x, attn_mask=blocked)
-    our_out, our_w = ours(x, x, x, attn_mask=blocked)
+    our_out, our_w = ours(x, x, x, mask=~blocked)  # the book's convention: True = may attend
     assert their_out[:, 3].isnan().all() and their_w[:, 3].isnan().all()
     assert not our_out.isnan().any() and torch.equal(our_w[:, 3], torch.zeros(B, T))
     close(our_out[:, 3], ours.W_o.bias.expand(B, E))  # no value reaches it: only W_o's bias
@@ -253,7 +254,8 @@ def test_mha_matches_pytorch(case, average):
     for query, key in ((x, x), (x, memory)):  # self-attention and cross-attention
         with torch.no_grad():
             want = theirs(query, key, key, need_weights=True, average_attn_weights=average, **CASES[case])
-            got = ours(query, key, key, need_weights=True, average_attn_weights=average, **CASES[case])
+            got = ours(query, key, key, need_weights=True, average_attn_weights=average,
+                       **from_torch_masks(**CASES[case]))
             fast = theirs(query, key, key, need_weights=False, **CASES[case])[0]  # PyTorch's fused path
         close(got[0], want[0])
         close(got[0], fast)
@@ -267,7 +269,7 @@ def test_mha_is_causal_matches_pytorch_given_the_causal_mask(with_padding):
     x = randn(B, T, E, seed=3)
     kpm = ignore_padding() if with_padding else None
     with torch.no_grad():
-        got, got_w = ours(x, x, x, key_padding_mask=kpm, is_causal=True)
+        got, got_w = ours(x, x, x, **from_torch_masks(key_padding_mask=kpm), is_causal=True)
         want, want_w = theirs(x, x, x, key_padding_mask=kpm, attn_mask=~causal_mask(T), is_causal=True)
         fast = theirs(x, x, x, key_padding_mask=kpm, attn_mask=~causal_mask(T), is_causal=True,
                       need_weights=False)[0]
@@ -283,7 +285,7 @@ def test_mha_batch_second_no_bias_and_gradients_match_pytorch():
     assert not ours.batch_first and ours.W_q.bias is None and ours.W_o.bias is None
     x_ours = randn(T, B, E, seed=4).requires_grad_()  # (T, B, E)
     x_theirs = randn(T, B, E, seed=4).requires_grad_()
-    got, got_w = ours(x_ours, x_ours, x_ours, key_padding_mask=ignore_padding())
+    got, got_w = ours(x_ours, x_ours, x_ours, key_mask=~ignore_padding())
     want, want_w = theirs(x_theirs, x_theirs, x_theirs, key_padding_mask=ignore_padding())
     close(got, want)
     close(got_w, want_w)
@@ -337,8 +339,8 @@ def test_padded_keys_never_change_the_real_positions():
     garbage = 100 * randn(B, T + 3, E, seed=9)
     longer = torch.where(real[..., None], longer, garbage)  # garbage in every padded step
     with torch.no_grad():
-        short, _ = ours(x, x, x, key_padding_mask=~real[:, :T])
-        long, long_w = ours(longer, longer, longer, key_padding_mask=~real)
+        short, _ = ours(x, x, x, key_mask=real[:, :T])
+        long, long_w = ours(longer, longer, longer, key_mask=real)
         for b, n in enumerate(LENGTHS):  # and each sequence alone, unpadded, gives the same
             alone, _ = ours(x[b:b + 1, :n], x[b:b + 1, :n], x[b:b + 1, :n])
             close(long[b:b + 1, :n], alone, atol=1e-6)
@@ -406,13 +408,13 @@ def test_decoding_with_a_cache_equals_the_full_causal_computation(chunk):
 def test_a_static_cache_projects_the_memory_once_for_cross_attention():
     _, ours = make_mha(seed=7)
     x, memory = randn(B, T, E, seed=12), randn(B, 4, E, seed=13)
-    kpm = torch.tensor([[False] * 4, [False, False, True, True]])
+    real = torch.tensor([[True] * 4, [True, True, False, False]])
     with torch.no_grad():
-        full, _ = ours(x, memory, memory, key_padding_mask=kpm)
+        full, _ = ours(x, memory, memory, key_mask=real)
         cache = KVCache(static=True)
-        steps = [ours(x[:, :1], memory, memory, key_padding_mask=kpm, cache=cache)[0]]
+        steps = [ours(x[:, :1], memory, memory, key_mask=real, cache=cache)[0]]
         keys = cache.keys
-        steps += [ours(x[:, t:t + 1], None, None, key_padding_mask=kpm, cache=cache)[0] for t in range(1, T)]
+        steps += [ours(x[:, t:t + 1], None, None, key_mask=real, cache=cache)[0] for t in range(1, T)]
     assert cache.keys is keys and cache.length == 4  # filled by the first call, then only read
     close(torch.cat(steps, dim=1), full, atol=1e-6)
     cache.reset()
@@ -470,16 +472,25 @@ X = torch.zeros(B, T, E)
      "key and value must have the same number of positions, got 5 and 6"),
     (lambda: mha()(X, torch.zeros(3, T, E), torch.zeros(3, T, E)), ValueError,
      "query, key and value must hold the same number of sequences, got 2, 3 and 3"),
-    (lambda: mha()(X, X, X, key_padding_mask=torch.zeros(B, 5, dtype=torch.bool)), ValueError,
-     r"key_padding_mask must have shape \(batch, keys\) = \(2, 6\), got \(2, 5\)"),
-    (lambda: mha()(X, X, X, key_padding_mask=torch.zeros(B, T, dtype=torch.long)), TypeError,
-     r"key_padding_mask must be a bool tensor \(True = ignore\) or a float tensor .* got dtype torch.int64"),
-    (lambda: mha()(X, X, X, attn_mask=torch.zeros(T, 5, dtype=torch.bool)), ValueError,
-     r"attn_mask must have shape \(Tq, Tk\) = \(6, 6\), \(batch \* num_heads, Tq, Tk\) = \(8, 6, 6\) or broadcast "
-     r"to \(batch, num_heads, Tq, Tk\) = \(2, 4, 6, 6\), got \(6, 5\)"),
-    (lambda: mha()(X, X, X, attn_mask=torch.zeros(B, T, T)), ValueError, r"got \(2, 6, 6\)"),
-    (lambda: mha()(X, X, X, attn_mask=torch.zeros(T, T, dtype=torch.int32)), TypeError,
-     r"attn_mask must be a bool tensor \(True = not allowed\) or a float tensor .* got dtype torch.int32"),
+    (lambda: mha()(X, X, X, key_mask=torch.ones(B, 5, dtype=torch.bool)), ValueError,
+     r"key_mask must have shape \(batch, keys\) = \(2, 6\), got \(2, 5\)"),
+    (lambda: mha()(X, X, X, key_mask=torch.ones(B, T, dtype=torch.long)), TypeError,
+     r"key_mask must be a bool tensor \(True = a real key, may be attended\) or a float tensor .* got dtype torch.int64"),
+    (lambda: mha()(X, X, X, mask=torch.ones(T, 5, dtype=torch.bool)), ValueError,
+     r"mask must have shape \(Tq, Tk\) = \(6, 6\), \(batch \* heads, Tq, Tk\) = \(8, 6, 6\) or broadcast "
+     r"to \(batch, heads, Tq, Tk\) = \(2, 4, 6, 6\), got \(6, 5\)"),
+    (lambda: mha()(X, X, X, mask=torch.zeros(B, T, T)), ValueError, r"got \(2, 6, 6\)"),
+    (lambda: mha()(X, X, X, mask=torch.ones(T, T, dtype=torch.int32)), TypeError,
+     r"mask must be a bool tensor \(True = may attend\) or a float tensor .* got dtype torch.int32"),
+    # PyTorch's names, whose bool masks mean the opposite, are refused with the conversion to make
+    (lambda: mha()(X, X, X, key_padding_mask=torch.zeros(B, T, dtype=torch.bool)), TypeError,
+     r"MultiHeadAttention.forward takes key_mask, not PyTorch's key_padding_mask: .* Pass key_mask=~key_padding_mask"),
+    (lambda: mha()(X, X, X, attn_mask=torch.zeros(T, T, dtype=torch.bool)), TypeError,
+     r"takes mask, not PyTorch's attn_mask: .* Pass mask=~attn_mask for a bool mask"),
+    (lambda: mha()(X, X, X, need_weight=False), TypeError,
+     r"MultiHeadAttention.forward got an unexpected keyword argument 'need_weight'"),
+    (lambda: from_torch_masks(key_mask=torch.ones(B, T, dtype=torch.bool)), ValueError,
+     r"from_torch_masks takes PyTorch's mask names .* got 'key_mask'"),
     (lambda: mha()(X, X, X, cache={}), TypeError, "cache must be a seqlib.attention.KVCache or None, got dict"),
     (lambda: mha()(X, None, None), ValueError, "key is needed unless a static cache already holds"),
     (lambda: MultiHeadAttention.from_torch(nn.MultiheadAttention(E, HEADS, kdim=5, vdim=5)), ValueError,

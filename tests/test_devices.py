@@ -148,8 +148,8 @@ def test_seq2seq_attention_on_meta(factory):
 def test_multi_head_attention_on_meta_with_masks_and_a_cache(rotary):
     mha = build(lambda: attention.MultiHeadAttention(D, 2, rotary=rotary))
     x = meta(B, T, D)
-    padding = torch.empty(B, T, dtype=torch.bool, device=META)
-    out, w = mha(x, x, x, key_padding_mask=padding, is_causal=True, average_attn_weights=False)
+    real = torch.empty(B, T, dtype=torch.bool, device=META)
+    out, w = mha(x, x, x, key_mask=real, is_causal=True, average_attn_weights=False)
     on_meta(out, (B, T, D))
     on_meta(w, (B, 2, T, T))
     cache = attention.KVCache()
@@ -181,13 +181,13 @@ def test_positions_on_meta():
 
 def test_transformer_layers_and_stacks_on_meta():
     x, memory = meta(B, T, D), meta(B, S, D)
-    padding = torch.empty(B, S, dtype=torch.bool, device=META)
+    real = torch.empty(B, S, dtype=torch.bool, device=META)
     on_meta(build(lambda: transformer.FeedForward(D, 16))(x), (B, T, D))
     for norm_first in (False, True):
         enc = build(lambda: transformer.EncoderLayer(D, 2, 16, norm_first=norm_first, rotary=True))
         on_meta(enc(x, is_causal=True), (B, T, D))
         dec = build(lambda: transformer.DecoderLayer(D, 2, 16, norm_first=norm_first))
-        on_meta(dec(x, memory, memory_key_padding_mask=padding, tgt_is_causal=True), (B, T, D))
+        on_meta(dec(x, memory, memory_key_mask=real, tgt_is_causal=True), (B, T, D))
     encoder = build(lambda: transformer.Encoder(2, D, 2, 16, norm_first=True))
     on_meta(encoder(x, is_causal=True), (B, T, D))
     decoder = build(lambda: transformer.Decoder(2, D, 2, 16))

@@ -31,7 +31,8 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqlib import linear_attention as la, models, recurrent, scan, ssm, transformer
-from seqlib.attention import KVCache, MultiHeadAttention, causal_mask, masked_softmax, scaled_dot_product_attention
+from seqlib.attention import (KVCache, MultiHeadAttention, causal_mask, from_torch_masks, masked_softmax,
+                              scaled_dot_product_attention)
 from seqlib.positions import LearnedPositions, SinusoidalPositions
 from seqlib.transformer import (Decoder, DecoderLayer, DecoderOnlyLM, Encoder, EncoderLayer, Transformer,
                                 TransformerCache)
@@ -192,7 +193,7 @@ def test_multi_head_attention_matches_pytorch_with_gradients(data):
     torch.manual_seed(seed)
     theirs = perturb(nn.MultiheadAttention(E, h, bias=bias, batch_first=batch_first, dtype=torch.float64), seed)
     ours = MultiHeadAttention.from_torch(theirs)
-    masks = {}
+    masks = {}  # PyTorch's masks, converted for ours by from_torch_masks
     if padded:  # True at keys to ignore; every sequence keeps at least key 0
         masks["key_padding_mask"] = ~real_mask(lengths_of(draw, B, Tk), Tk)
     if attn == "causal":
@@ -205,7 +206,8 @@ def test_multi_head_attention_matches_pytorch_with_gradients(data):
     value = randn(layout(Tk), seed + 4).requires_grad_() if cross else query
     results = []
     for module in (ours, theirs):
-        out, w = module(query, key, value, need_weights=True, average_attn_weights=average, **masks)
+        out, w = module(query, key, value, need_weights=True, average_attn_weights=average,
+                        **(from_torch_masks(**masks) if module is ours else masks))
         inputs = (query, key, value) if cross else (query,)
         results.append((out, w, gradients(cotangent_loss([out, w], seed), inputs, module)))
     (out, w, x_grads), (want, want_w, want_x_grads) = results
@@ -365,7 +367,7 @@ def test_transformer_layers_match_pytorch_with_gradients(data):
                      tgt_mask=~causal_mask(T) if causal else None)
     results = []
     for module in (ours, theirs):
-        out = module(*args, **masks)
+        out = module(*args, **(from_torch_masks(**masks) if module is ours else masks))
         results.append((out, gradients(cotangent_loss([out], seed), leaves, module)))
     (out, x_grads), (want, want_x_grads) = results
     close(out, want, TOL[torch.float64], "output")
@@ -376,7 +378,8 @@ def test_transformer_layers_match_pytorch_with_gradients(data):
         flag = {"is_causal": True} if kind == "encoder" else {"tgt_is_causal": True}
         without = {k: v for k, v in masks.items() if k not in ("src_mask", "tgt_mask")}
         with torch.no_grad():
-            close(ours(*args, **without, **flag), out.detach(), TOL[torch.float64], "is_causal=True")
+            close(ours(*args, **from_torch_masks(**without), **flag), out.detach(), TOL[torch.float64],
+                  "is_causal=True")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -560,15 +563,15 @@ def test_padded_keys_never_change_the_real_positions_of_self_attention(data):
     torch.manual_seed(seed)
     if kind == "mha":
         module = MultiHeadAttention(E, h)
-        forward = lambda x, pad: module(x, x, x, key_padding_mask=pad)[0]  # noqa: E731
+        forward = lambda x, real: module(x, x, x, key_mask=real)[0]  # noqa: E731
     else:
         module = EncoderLayer(E, h, 8, dropout=0.0, norm_first=norm_first) if kind == "encoder_layer" else \
             Encoder(2, E, h, 8, dropout=0.0, norm_first=norm_first)
-        forward = lambda x, pad: module(x, src_key_padding_mask=pad)  # noqa: E731
+        forward = lambda x, real: module(x, key_mask=real)  # noqa: E731
     perturb(module, seed).to(dtype).eval()
     x = garbage_padded(randn((B, T, E), seed + 1, dtype), lengths, seed + 2)
     with torch.no_grad():
-        batched = forward(x, ~real_mask(lengths, T))
+        batched = forward(x, real_mask(lengths, T))
         for b, n in enumerate(lengths.tolist()):
             close(batched[b:b + 1, :n], forward(x[b:b + 1, :n], None), TOL[dtype], f"sequence {b}")
 
@@ -588,16 +591,16 @@ def test_padded_memory_never_changes_the_cross_attention(data):
     torch.manual_seed(seed)
     if kind == "cross_attention":
         module = MultiHeadAttention(E, h)
-        forward = lambda tgt, memory, pad: module(tgt, memory, memory, key_padding_mask=pad)[0]  # noqa: E731
+        forward = lambda tgt, memory, real: module(tgt, memory, memory, key_mask=real)[0]  # noqa: E731
     else:
         module = DecoderLayer(E, h, 8, dropout=0.0, norm_first=draw(st.booleans(), label="norm_first"))
-        forward = lambda tgt, memory, pad: module(tgt, memory, tgt_is_causal=True,  # noqa: E731
-                                                  memory_key_padding_mask=pad)
+        forward = lambda tgt, memory, real: module(tgt, memory, tgt_is_causal=True,  # noqa: E731
+                                                   memory_key_mask=real)
     perturb(module, seed).to(dtype).eval()
     tgt = randn((B, T, E), seed + 1, dtype)
     memory = garbage_padded(randn((B, S, E), seed + 2, dtype), lengths, seed + 3)
     with torch.no_grad():
-        batched = forward(tgt, memory, ~real_mask(lengths, S))
+        batched = forward(tgt, memory, real_mask(lengths, S))
         for b, n in enumerate(lengths.tolist()):
             close(batched[b:b + 1], forward(tgt[b:b + 1], memory[b:b + 1, :n], None), TOL[dtype], f"sequence {b}")
 
@@ -696,17 +699,17 @@ def test_queries_with_no_allowed_key_never_give_nan_in_the_layers(data):
     x = randn((B, T, E), seed + 1, dtype).requires_grad_()
     if kind == "mha":
         module = MultiHeadAttention(E, h)
-        forward = lambda: module(x, x, x, key_padding_mask=pad, is_causal=True)[0]  # noqa: E731
+        forward = lambda: module(x, x, x, key_mask=~pad, is_causal=True)[0]  # noqa: E731
     elif kind == "encoder_layer":
         module = EncoderLayer(E, h, 8, dropout=0.0, norm_first=draw(st.booleans(), label="norm_first"))
-        forward = lambda: module(x, src_key_padding_mask=pad, is_causal=True)  # noqa: E731
+        forward = lambda: module(x, key_mask=~pad, is_causal=True)  # noqa: E731
     else:
         module = DecoderLayer(E, h, 8, dropout=0.0, norm_first=draw(st.booleans(), label="norm_first"))
         memory = randn((B, 3, E), seed + 2, dtype)
-        memory_pad = ~real_mask(torch.tensor(draw(st.lists(st.integers(0, 3), min_size=B, max_size=B),
+        memory_real = real_mask(torch.tensor(draw(st.lists(st.integers(0, 3), min_size=B, max_size=B),
                                                   label="memory_lengths")), 3)  # a memory may be all padding
-        forward = lambda: module(x, memory, tgt_key_padding_mask=pad, tgt_is_causal=True,  # noqa: E731
-                                 memory_key_padding_mask=memory_pad)
+        forward = lambda: module(x, memory, tgt_key_mask=~pad, tgt_is_causal=True,  # noqa: E731
+                                 memory_key_mask=memory_real)
     perturb(module, seed).to(dtype).eval()
     out = forward()
     assert blind.any()
@@ -733,17 +736,17 @@ def test_self_attention_cache_equals_recomputation(data):
     rotary, alibi = draw(st.booleans(), label="rotary"), draw(st.booleans(), label="alibi")
     B, T = draw(st.integers(1, 3), label="B"), draw(st.integers(1, 8), label="T")
     blocks = chunks_of(draw, T)
-    pad = ~real_mask(lengths_of(draw, B, T), T) if draw(st.booleans(), label="padded") else None
+    real = real_mask(lengths_of(draw, B, T), T) if draw(st.booleans(), label="padded") else None
     seed = draw(seeds, label="seed")
     torch.manual_seed(seed)
     mha = perturb(MultiHeadAttention(h * d_head, h, rotary=rotary, alibi=alibi), seed).to(dtype).eval()
     x = randn((B, T, h * d_head), seed + 1, dtype)
     cache = KVCache()
     with torch.no_grad():
-        full, full_w = mha(x, x, x, key_padding_mask=pad, is_causal=True)
+        full, full_w = mha(x, x, x, key_mask=real, is_causal=True)
         for start, stop in blocks:
             new = x[:, start:stop]
-            out, w = mha(new, new, new, key_padding_mask=None if pad is None else pad[:, :stop], is_causal=True,
+            out, w = mha(new, new, new, key_mask=None if real is None else real[:, :stop], is_causal=True,
                          cache=cache)
             close(out, full[:, start:stop], TOL[dtype], f"outputs of block {start}:{stop}")
             close(w, full_w[:, start:stop, :stop], TOL[dtype], f"weights of block {start}:{stop}")
@@ -762,7 +765,7 @@ def test_cross_attention_static_cache_equals_recomputation(data):
     rotary, causal = draw(st.booleans(), label="rotary"), draw(st.booleans(), label="causal")
     B, T, S = draw(st.integers(1, 3), label="B"), draw(st.integers(1, 7), label="T"), draw(st.integers(1, 7), label="S")
     blocks = chunks_of(draw, T)
-    pad = ~real_mask(lengths_of(draw, B, S), S) if draw(st.booleans(), label="padded") else None
+    real = real_mask(lengths_of(draw, B, S), S) if draw(st.booleans(), label="padded") else None
     memory_again = draw(st.booleans(), label="memory_again")  # later calls may pass the memory again: it is ignored
     seed = draw(seeds, label="seed")
     torch.manual_seed(seed)
@@ -770,11 +773,11 @@ def test_cross_attention_static_cache_equals_recomputation(data):
     x, memory = randn((B, T, h * d_head), seed + 1, dtype), randn((B, S, h * d_head), seed + 2, dtype)
     cache = KVCache(static=True)
     with torch.no_grad():
-        full, _ = mha(x, memory, memory, key_padding_mask=pad, is_causal=causal)
+        full, _ = mha(x, memory, memory, key_mask=real, is_causal=causal)
         steps = []
         for i, (start, stop) in enumerate(blocks):
             given_memory = memory if i == 0 or memory_again else None
-            steps.append(mha(x[:, start:stop], given_memory, given_memory, key_padding_mask=pad, is_causal=causal,
+            steps.append(mha(x[:, start:stop], given_memory, given_memory, key_mask=real, is_causal=causal,
                              cache=cache)[0])
             keys = cache.keys if i == 0 else keys
             assert cache.keys is keys
@@ -869,18 +872,19 @@ def test_self_attention_without_positions_is_permutation_equivariant(data):
     memory = randn((B, 3, E), seed + 1, dtype)
     if kind == "mha":
         module = MultiHeadAttention(E, h)
-        forward = lambda x, pad: module(x, x, x, key_padding_mask=pad, average_attn_weights=False)  # noqa: E731
+        forward = lambda x, real: module(x, x, x, key_mask=real, average_attn_weights=False)  # noqa: E731
     elif kind == "decoder_layer":
         module = DecoderLayer(E, h, 8, dropout=0.0, norm_first=norm_first)
-        forward = lambda x, pad: module(x, memory, tgt_key_padding_mask=pad)  # noqa: E731
+        forward = lambda x, real: module(x, memory, tgt_key_mask=real)  # noqa: E731
     else:
         module = EncoderLayer(E, h, 8, dropout=0.0, norm_first=norm_first) if kind == "encoder_layer" else \
             Encoder(2, E, h, 8, dropout=0.0, norm_first=norm_first)
-        forward = lambda x, pad: module(x, src_key_padding_mask=pad)  # noqa: E731
+        forward = lambda x, real: module(x, key_mask=real)  # noqa: E731
     perturb(module, seed).to(dtype).eval()
     x = randn((B, T, E), seed + 2, dtype)
     with torch.no_grad():
-        out, permuted = forward(x, pad), forward(x[:, perm], None if pad is None else pad[:, perm])
+        real = None if pad is None else ~pad  # (B, T): True at the real keys
+        out, permuted = forward(x, real), forward(x[:, perm], None if real is None else real[:, perm])
     if kind == "mha":
         (out, w), (permuted, w_p) = out, permuted
         close(w_p, w[:, :, perm][..., perm], TOL[dtype], "weights")
@@ -898,21 +902,21 @@ def test_cross_attention_is_invariant_to_the_order_of_the_memory(data):
     E, B = h * d_head, draw(st.integers(1, 3), label="B")
     T, S = draw(st.integers(1, 5), label="T"), draw(st.integers(1, 6), label="S")
     perm = torch.tensor(draw(st.permutations(range(S)), label="perm"))
-    pad = ~real_mask(lengths_of(draw, B, S), S) if draw(st.booleans(), label="padded") else None
+    real = real_mask(lengths_of(draw, B, S), S) if draw(st.booleans(), label="padded") else None
     seed = draw(seeds, label="seed")
     torch.manual_seed(seed)
     if kind == "cross_attention":
         module = MultiHeadAttention(E, h)
-        forward = lambda memory, pad: module(x, memory, memory, key_padding_mask=pad)[0]  # noqa: E731
+        forward = lambda memory, real: module(x, memory, memory, key_mask=real)[0]  # noqa: E731
     else:
         module = DecoderLayer(E, h, 8, dropout=0.0, norm_first=draw(st.booleans(), label="norm_first"))
         causal = draw(st.booleans(), label="causal")
-        forward = lambda memory, pad: module(x, memory, tgt_is_causal=causal,  # noqa: E731
-                                             memory_key_padding_mask=pad)
+        forward = lambda memory, real: module(x, memory, tgt_is_causal=causal,  # noqa: E731
+                                              memory_key_mask=real)
     perturb(module, seed).to(dtype).eval()
     x, memory = randn((B, T, E), seed + 1, dtype), randn((B, S, E), seed + 2, dtype)
     with torch.no_grad():
-        out, permuted = forward(memory, pad), forward(memory[:, perm], None if pad is None else pad[:, perm])
+        out, permuted = forward(memory, real), forward(memory[:, perm], None if real is None else real[:, perm])
     close(permuted, out, TOL[dtype], "outputs")
 
 

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from seqlib import transformer
-from seqlib.attention import KVCache, causal_mask, padding_mask
+from seqlib.attention import KVCache, causal_mask, from_torch_masks, padding_mask
+from seqlib.attention.masks import TORCH_MASK_NAMES
 from seqlib.positions import sinusoidal_encoding
 from seqlib.transformer import (Decoder, DecoderLayer, DecoderOnlyLM, Encoder, EncoderLayer, FeedForward, Transformer,
                                 TransformerCache)
@@ -57,6 +58,12 @@ def make_layer(kind, norm_first, activation, seed=0, **config):
     return theirs, ours.from_torch(theirs)
 
 
+def seqlib_args(args):
+    """Keyword arguments written for a PyTorch layer -> those of seqlib's: masks renamed and negated."""
+    masks = {name: value for name, value in args.items() if name in TORCH_MASK_NAMES}
+    return {**{name: value for name, value in args.items() if name not in masks}, **from_torch_masks(**masks)}
+
+
 ENCODER_MASKS = {
     "no_mask": dict(),
     "key_padding": dict(src_key_padding_mask=ignore(SRC_LENGTHS, S)),
@@ -74,7 +81,7 @@ def test_encoder_layer_matches_pytorch(norm_first, activation, case):
     x = randn(B, S, E, seed=1)
     with torch.no_grad():  # PyTorch's fused fast path (eval, no gradients)
         fast = theirs(x, **ENCODER_MASKS[case])
-        got = ours(x, **ENCODER_MASKS[case])
+        got = ours(x, **seqlib_args(ENCODER_MASKS[case]))
     slow = theirs(x, **ENCODER_MASKS[case])  # its step-by-step path (gradients needed)
     close(got, slow)
     if case != "float_mask":  # PyTorch 2.13's fused path returns NaN for a float src_mask
@@ -98,7 +105,7 @@ def test_decoder_layer_matches_pytorch(norm_first, activation, case):
     tgt, memory = randn(B, T, E, seed=2), randn(B, S, E, seed=3)
     with torch.no_grad():
         want = theirs(tgt, memory, **DECODER_MASKS[case])
-        got = ours(tgt, memory, **DECODER_MASKS[case])
+        got = ours(tgt, memory, **seqlib_args(DECODER_MASKS[case]))
     close(got, want)
 
 
@@ -112,7 +119,7 @@ def test_layer_gradients_and_batch_second_layout_match_pytorch(kind, norm_first)
     memory = randn(S - 2, B, E, seed=5)
     args = (dict(src_key_padding_mask=ignore(SRC_LENGTHS, S)) if kind == "encoder" else
             dict(memory=memory, tgt_mask=~causal_mask(S), tgt_key_padding_mask=ignore(SRC_LENGTHS, S)))
-    got, want = ours(x_ours, **args), theirs(x_theirs, **args)
+    got, want = ours(x_ours, **seqlib_args(args)), theirs(x_theirs, **args)
     close(got, want)
     w = randn(S, B, E, seed=6)
     (w * got).sum().backward()
@@ -159,10 +166,10 @@ def test_stacks_match_nn_transformer_encoder_and_decoder(norm_first):
     src, tgt = randn(B, S, E, seed=7), randn(B, T, E, seed=8)
     kpm, real = ignore(SRC_LENGTHS, S), padding_mask(torch.tensor(SRC_LENGTHS), S)
     with torch.no_grad():
-        memory = encoder(src, src_key_padding_mask=kpm)
+        memory = encoder(src, key_mask=real)
         close(memory, their_encoder(src, src_key_padding_mask=kpm))
         close(memory[real], nested(src, src_key_padding_mask=kpm)[real])  # nested tensors zero the padding
-        got = decoder(tgt, memory, tgt_mask=~causal_mask(T), tgt_is_causal=True, memory_key_padding_mask=kpm)
+        got = decoder(tgt, memory, self_mask=causal_mask(T), tgt_is_causal=True, memory_key_mask=real)
         want = their_decoder(tgt, memory, tgt_mask=~causal_mask(T), tgt_is_causal=True, memory_key_padding_mask=kpm)
     close(got, want)
     assert Encoder(2, E, HEADS, norm_first=True).norm is not None and Encoder(2, E, HEADS).norm is None
@@ -172,19 +179,19 @@ def test_stacks_match_nn_transformer_encoder_and_decoder(norm_first):
 
 def test_rotary_layers_rotate_self_attention_only():
     lm = make_lm("rotary")
-    assert all(layer.self_attn.rotary is not None for layer in lm.layers.layers)
+    assert all(layer.self_attn.rotary is not None for layer in lm.layers)
     assert isinstance(lm.embedding.positions, nn.Module) and not list(lm.embedding.positions.parameters())
     x = tokens(B, 6, seed=21)
     close(lm.embedding(x), lm.embedding.table.weight[x] * 4)  # nothing is added to the embeddings
     model = make_transformer("rotary")
     for layer in model.decoder.layers:
         assert layer.self_attn.rotary is not None and layer.cross_attn.rotary is None
-    assert make_lm("learned").layers.layers[0].self_attn.rotary is None
+    assert make_lm("learned").layers[0].self_attn.rotary is None
 
 
 def test_alibi_layers_bias_self_attention_only_and_add_nothing_to_the_embeddings():
     lm = make_lm("alibi")
-    assert all(layer.self_attn.alibi is not None and layer.self_attn.rotary is None for layer in lm.layers.layers)
+    assert all(layer.self_attn.alibi is not None and layer.self_attn.rotary is None for layer in lm.layers)
     x = tokens(B, 6, seed=22)
     close(lm.embedding(x), lm.embedding.table.weight[x] * 4)  # nothing is added to the embeddings
     assert sum(p.numel() for p in lm.parameters()) == sum(p.numel() for p in make_lm("none").parameters())
@@ -194,7 +201,7 @@ def test_alibi_layers_bias_self_attention_only_and_add_nothing_to_the_embeddings
         assert layer.self_attn.alibi is not None
     for layer in model.decoder.layers:
         assert layer.self_attn.alibi is not None and layer.cross_attn.alibi is None
-    assert make_lm("rotary").layers.layers[0].self_attn.alibi is None
+    assert make_lm("rotary").layers[0].self_attn.alibi is None
 
 
 @pytest.mark.parametrize("norm_first", [True, False], ids=["pre", "post"])
@@ -207,13 +214,13 @@ def test_attention_weights_are_each_layers_causal_softmax(norm_first):
     assert (w.triu(1) == 0).all()  # causal: no weight on later positions
     with torch.no_grad():  # layer 0 by hand: softmax(q k^T / sqrt(d_head)) of the rotated projections
         h = lm.embedding(x)
-        mha = lm.layers.layers[0].self_attn
-        a = lm.layers.layers[0].norm1(h) if norm_first else h
+        mha = lm.layers[0].self_attn
+        a = lm.layers[0].norm1(h) if norm_first else h
         q, k = (mha.rotary(mha._split_heads(W(a))) for W in (mha.W_q, mha.W_k))  # (B, h, T, d_head)
         scores = (q @ k.transpose(-2, -1) / 2).masked_fill(~causal_mask(7), float("-inf"))  # d_head = 4
         close(w[0], torch.softmax(scores, dim=-1))
-        close(w[1], lm.layers.layers[1].self_attn(*[lm.layers.layers[1].norm1(lm.layers.layers[0](h, is_causal=True))
-                                                    if norm_first else lm.layers.layers[0](h, is_causal=True)] * 3,
+        close(w[1], lm.layers[1].self_attn(*[lm.layers[1].norm1(lm.layers[0](h, is_causal=True))
+                                                    if norm_first else lm.layers[0](h, is_causal=True)] * 3,
                                                   is_causal=True, average_attn_weights=False)[1])
 
 
@@ -396,13 +403,13 @@ def test_greedy_decode_without_eos_runs_to_max_len():
 def test_a_static_memory_cache_lets_the_decoder_layer_skip_the_memory():
     _, layer = make_layer("decoder", True, "relu", seed=3)
     tgt, memory = randn(B, T, E, seed=13), randn(B, S, E, seed=14)
-    kpm = ignore(SRC_LENGTHS, S)
+    real = ~ignore(SRC_LENGTHS, S)
     with torch.no_grad():
-        full = layer(tgt, memory, tgt_is_causal=True, memory_key_padding_mask=kpm)
+        full = layer(tgt, memory, tgt_is_causal=True, memory_key_mask=real)
         cache, memory_cache = KVCache(), KVCache(static=True)
-        steps = [layer(tgt[:, :1], memory, tgt_is_causal=True, memory_key_padding_mask=kpm, cache=cache,
+        steps = [layer(tgt[:, :1], memory, tgt_is_causal=True, memory_key_mask=real, cache=cache,
                        memory_cache=memory_cache)]
-        steps += [layer(tgt[:, t:t + 1], None, tgt_is_causal=True, memory_key_padding_mask=kpm, cache=cache,
+        steps += [layer(tgt[:, t:t + 1], None, tgt_is_causal=True, memory_key_mask=real, cache=cache,
                         memory_cache=memory_cache) for t in range(1, T)]
     close(torch.cat(steps, dim=1), full)
     assert memory_cache.length == S and cache.length == T
@@ -443,22 +450,34 @@ def dec():
      r"tgt_in must hold token ids in \[0, 50\) \(tgt_vocab=50\), got the token id 50 at tgt_in\[0, 1\]"),
     (lambda: make_lm()(torch.zeros(B, 3)), TypeError, "x must hold integers"),
     (lambda: make_lm()(torch.zeros(B, 0, dtype=torch.long)), ValueError, "x must hold at least one token"),
-    (lambda: enc()(X, src_key_padding_mask=torch.zeros(B, S - 1, dtype=torch.bool)), ValueError,
-     r"src_key_padding_mask must have shape \(batch, keys\) = \(2, 7\), got \(2, 6\)"),
-    (lambda: enc()(X, src_mask=torch.zeros(S, S - 1, dtype=torch.bool)), ValueError,
-     r"src_mask must have shape \(S, S\) = \(7, 7\) or \(batch \* nhead, S, S\) = \(8, 7, 7\), got \(7, 6\)"),
-    (lambda: enc()(X, src_mask=torch.zeros(S, S, dtype=torch.long)), TypeError,
-     r"src_mask must be a bool tensor \(True = not allowed\) or a float tensor .* got dtype torch.int64"),
-    (lambda: dec()(Y, X, tgt_mask=torch.zeros(S, S, dtype=torch.bool)), ValueError,
-     r"tgt_mask must have shape \(T, T\) = \(5, 5\) or \(batch \* nhead, T, T\) = \(8, 5, 5\), got \(7, 7\)"),
-    (lambda: dec()(Y, X, memory_mask=torch.zeros(T, T)), ValueError,
-     r"memory_mask must have shape \(T, S\) = \(5, 7\) or \(batch \* nhead, T, S\) = \(8, 5, 7\), got \(5, 5\)"),
-    (lambda: dec()(Y, X, memory_key_padding_mask=torch.zeros(B, T, dtype=torch.bool)), ValueError,
-     r"memory_key_padding_mask must have shape \(batch, keys\) = \(2, 7\), got \(2, 5\)"),
-    (lambda: dec()(Y, X, tgt_key_padding_mask=torch.zeros(B, T, dtype=torch.int32)), TypeError,
-     r"tgt_key_padding_mask must be a bool tensor \(True = padding\)"),
-    (lambda: dec()(Y[:, :1], X, tgt_mask=torch.zeros(1, 1, dtype=torch.bool), cache=_filled(3)), ValueError,
-     r"tgt_mask must have shape \(T, T_past \+ T\) = \(1, 4\) .* got \(1, 1\)"),
+    (lambda: enc()(X, key_mask=torch.ones(B, S - 1, dtype=torch.bool)), ValueError,
+     r"key_mask must have shape \(batch, keys\) = \(2, 7\), got \(2, 6\)"),
+    (lambda: enc()(X, mask=torch.ones(S, S - 1, dtype=torch.bool)), ValueError,
+     r"mask must have shape \(S, S\) = \(7, 7\), \(batch \* heads, S, S\) = \(8, 7, 7\) or broadcast to "
+     r"\(batch, heads, S, S\) = \(2, 4, 7, 7\), got \(7, 6\)"),
+    (lambda: enc()(X, mask=torch.ones(S, S, dtype=torch.long)), TypeError,
+     r"mask must be a bool tensor \(True = may attend\) or a float tensor .* got dtype torch.int64"),
+    (lambda: dec()(Y, X, self_mask=torch.ones(S, S, dtype=torch.bool)), ValueError,
+     r"self_mask must have shape \(T, T\) = \(5, 5\), \(batch \* heads, T, T\) = \(8, 5, 5\) .* got \(7, 7\)"),
+    (lambda: dec()(Y, X, cross_mask=torch.zeros(T, T)), ValueError,
+     r"cross_mask must have shape \(T, S\) = \(5, 7\), \(batch \* heads, T, S\) = \(8, 5, 7\) .* got \(5, 5\)"),
+    (lambda: dec()(Y, X, memory_key_mask=torch.ones(B, T, dtype=torch.bool)), ValueError,
+     r"memory_key_mask must have shape \(batch, keys\) = \(2, 7\), got \(2, 5\)"),
+    (lambda: dec()(Y, X, tgt_key_mask=torch.ones(B, T, dtype=torch.int32)), TypeError,
+     r"tgt_key_mask must be a bool tensor \(True = a real key, may be attended\)"),
+    (lambda: dec()(Y[:, :1], X, self_mask=torch.ones(1, 1, dtype=torch.bool), cache=_filled(3)), ValueError,
+     r"self_mask must have shape \(T, T_past \+ T\) = \(1, 4\), .* got \(1, 1\)"),
+    # PyTorch's names, whose bool masks mean the opposite, are refused with the conversion to make
+    (lambda: enc()(X, src_key_padding_mask=torch.zeros(B, S, dtype=torch.bool)), TypeError,
+     r"EncoderLayer.forward takes key_mask, not PyTorch's src_key_padding_mask: .* Pass key_mask=~src_key_padding_mask"),
+    (lambda: dec()(Y, X, tgt_mask=torch.zeros(T, T, dtype=torch.bool)), TypeError,
+     r"DecoderLayer.forward takes self_mask, not PyTorch's tgt_mask"),
+    (lambda: dec()(Y, X, memory_key_padding_mask=torch.zeros(B, S, dtype=torch.bool)), TypeError,
+     r"takes memory_key_mask, not PyTorch's memory_key_padding_mask"),
+    (lambda: Encoder(1, E, HEADS)(X, src_key_padding_mask=None), TypeError,
+     r"Encoder.forward takes key_mask, not PyTorch's src_key_padding_mask"),
+    (lambda: Decoder(1, E, HEADS)(Y, X, memory_mask=None), TypeError,
+     r"Decoder.forward takes cross_mask, not PyTorch's memory_mask"),
     (lambda: dec()(Y, torch.zeros(3, S, E)), ValueError, "tgt and memory must hold the same number of sequences, "
                                                           "got 2 and 3"),
     (lambda: dec()(Y, None), ValueError, "memory is needed unless"),

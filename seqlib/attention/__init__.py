@@ -14,17 +14,23 @@ et al. 2015) are the two scores of the sequence-to-sequence models; :class:`Mult
 runs h scaled dot-product attentions side by side on learned projections, and carries a
 :class:`KVCache` for decoding one token at a time.
 
-**Masks.** Two opposite conventions for bool masks meet here:
+**Masks.** Every bool mask in seqlib means one thing: True where a query **may attend**.
 
-- The book and :func:`scaled_dot_product_attention` (like PyTorch's
-  ``F.scaled_dot_product_attention``): a bool mask is True where a query **may attend**.
-  :class:`AdditiveAttention` and :class:`MultiplicativeAttention` take the book's padding mask
-  (B, Tk), True at **real** keys.
-- :class:`MultiHeadAttention` (like PyTorch's ``nn.MultiheadAttention``): ``key_padding_mask`` is
-  True at keys to **ignore**, and a bool ``attn_mask`` is True where attending is **not allowed**.
-  That is the opposite of the first convention, for parity with ``nn.MultiheadAttention``;
-  the module converts internally (``allowed = ~attn_mask``).
-- Float masks mean the same everywhere: they are added to the scores (``-inf`` forbids).
+- An attention mask (Tq, Tk), such as :func:`causal_mask`, is True where query t may attend to
+  key s; :func:`scaled_dot_product_attention` takes it as ``mask``, as PyTorch's
+  ``F.scaled_dot_product_attention`` takes it as ``attn_mask``.
+- A key mask (B, Tk), such as :func:`padding_mask`, is True at the **real** keys, False at
+  padding: the ``mask`` of :class:`AdditiveAttention` and :class:`MultiplicativeAttention`, the
+  ``key_mask`` of :class:`MultiHeadAttention` and of the Transformer's layers.
+- Float masks are added to the scores (``-inf`` forbids).
+
+PyTorch's ``nn.MultiheadAttention`` and ``nn.Transformer*`` layers use the opposite bool
+convention (``key_padding_mask`` True at keys to **ignore**, ``attn_mask`` True where attending
+is **not allowed**). seqlib's modules give their masks other names, so that code written for
+PyTorch fails loudly here instead of silently attending to the wrong keys: passing
+``key_padding_mask`` or ``attn_mask`` raises a TypeError that says to pass
+``key_mask=~key_padding_mask`` or ``mask=~attn_mask``. :func:`from_torch_masks` does both
+conversions, for comparing a seqlib module with PyTorch's on the same masks.
 
 **A query whose keys are all masked** (a padded query under a causal and a padding mask, say)
 gets zero weights and a zero output here, never NaN. A plain ``torch.softmax`` over a row of
@@ -42,9 +48,9 @@ copies the latter's weights).
 # attention), scores.py (Bahdanau's and Luong's scores), multi_head.py (multi-head attention and
 # its cache). Everything public is imported here and keeps its name in seqlib.attention.
 from .dot_product import scaled_dot_product_attention
-from .masks import causal_mask, masked_softmax, padding_mask
+from .masks import causal_mask, from_torch_masks, masked_softmax, padding_mask
 from .multi_head import KVCache, MultiHeadAttention
 from .scores import AdditiveAttention, MultiplicativeAttention
 
-__all__ = ["causal_mask", "padding_mask", "masked_softmax", "scaled_dot_product_attention",
+__all__ = ["causal_mask", "padding_mask", "masked_softmax", "from_torch_masks", "scaled_dot_product_attention",
            "AdditiveAttention", "MultiplicativeAttention", "KVCache", "MultiHeadAttention"]

@@ -17,9 +17,9 @@ def causal_mask(T: int, Tk: int | None = None, offset: int = 0, device=None) -> 
     With one length, ``causal_mask(T)`` is the square mask of self-attention. With ``Tk`` keys and
     an ``offset``, query t sits at position ``offset + t``: the mask of a block of queries that
     starts at ``offset`` (chunked attention, Chapter 8), or of new queries after ``offset`` cached
-    keys (``Tk = offset + T``). In the book's convention (True = may attend), the one of
-    ``F.scaled_dot_product_attention``. ``nn.MultiheadAttention`` and :class:`MultiHeadAttention`
-    want the opposite, ``~causal_mask(T)``.
+    keys (``Tk = offset + T``). In the book's convention (True = may attend), the one of every
+    seqlib module and of ``F.scaled_dot_product_attention``; ``nn.MultiheadAttention`` wants the
+    opposite, ``attn_mask=~causal_mask(T)``.
     """
     check_int(T, "T", minimum=1)
     Tk = T if Tk is None else check_int(Tk, "Tk", minimum=1)
@@ -30,8 +30,8 @@ def causal_mask(T: int, Tk: int | None = None, offset: int = 0, device=None) -> 
 def padding_mask(lengths: torch.Tensor, T: int | None = None) -> torch.Tensor:
     """lengths (B,) -> key mask (B, T), True at real keys (t < lengths[b]), the book's convention.
 
-    The same as :func:`seqlib.data.lengths_to_mask`; pass ``~padding_mask(lengths, T)`` as the
-    ``key_padding_mask`` of :class:`MultiHeadAttention` (True = ignore).
+    The same as :func:`seqlib.data.lengths_to_mask`: the ``key_mask`` of :class:`MultiHeadAttention`.
+    PyTorch's ``nn.MultiheadAttention`` wants ``key_padding_mask=~padding_mask(lengths, T)`` (True = ignore).
     """
     return lengths_to_mask(lengths, T)  # (B, T)
 
@@ -119,3 +119,76 @@ def _check_mask(mask, name, target, target_name, meaning):
                          f"got shape {as_shape(mask)}")
     return mask
 
+
+
+def _check_key_mask(mask, name, B, Tk):
+    """A mask over the keys (B, Tk): bool (True = a real key, may be attended) or float (added)."""
+    if mask is None:
+        return None
+    check_tensor(mask, name)
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise TypeError(f"{name} must be a bool tensor (True = a real key, may be attended) or a float tensor "
+                        f"(added to the scores), got dtype {mask.dtype}")
+    if as_shape(mask) != (B, Tk):
+        raise ValueError(f"{name} must have shape (batch, keys) = {(B, Tk)}, got {as_shape(mask)}")
+    return mask
+
+
+def _check_attention_mask(mask, name, B, h, Tq, Tk, q="Tq", k="Tk"):
+    """An attention mask, bool (True = may attend) or float (added): exactly (Tq, Tk), PyTorch's
+    (B * h, Tq, Tk), or 4-D and broadcastable to (B, h, Tq, Tk) -> a mask that broadcasts to
+    (B, h, Tq, Tk). ``q`` and ``k`` name the two lengths in the message."""
+    if mask is None:
+        return None
+    check_tensor(mask, name)
+    if mask.dtype != torch.bool and not mask.is_floating_point():
+        raise TypeError(f"{name} must be a bool tensor (True = may attend) or a float tensor (added to the "
+                        f"scores), got dtype {mask.dtype}")
+    if mask.dim() == 3 and as_shape(mask) == (B * h, Tq, Tk):
+        return mask.view(B, h, Tq, Tk)  # PyTorch's (B*h, Tq, Tk) -> (B, h, Tq, Tk)
+    if not (as_shape(mask) == (Tq, Tk) or mask.dim() == 4 and _broadcasts(as_shape(mask), (B, h, Tq, Tk))):
+        raise ValueError(f"{name} must have shape ({q}, {k}) = {(Tq, Tk)}, (batch * heads, {q}, {k}) = "
+                         f"{(B * h, Tq, Tk)} or broadcast to (batch, heads, {q}, {k}) = {(B, h, Tq, Tk)}, "
+                         f"got {as_shape(mask)}")
+    return mask
+
+
+#: PyTorch's names for the masks of nn.MultiheadAttention and the nn.Transformer* layers, whose bool
+#: masks mean the opposite of the book's (True = ignore, True = not allowed), and seqlib's names.
+TORCH_MASK_NAMES = {"key_padding_mask": "key_mask", "attn_mask": "mask", "src_mask": "mask",
+                    "src_key_padding_mask": "key_mask", "tgt_mask": "self_mask", "memory_mask": "cross_mask",
+                    "tgt_key_padding_mask": "tgt_key_mask", "memory_key_padding_mask": "memory_key_mask"}
+
+
+def _reject_torch_masks(kwargs, where):
+    """Raise for keyword arguments a seqlib module does not take; PyTorch's mask names get a message
+    that says which argument to pass instead, and that its bool masks mean the opposite."""
+    for name in kwargs:
+        if name in TORCH_MASK_NAMES:
+            new = TORCH_MASK_NAMES[name]
+            raise TypeError(f"{where} takes {new}, not PyTorch's {name}: seqlib's bool masks are True where "
+                            f"attending is allowed (a real key), PyTorch's {name} is True where it is not. "
+                            f"Pass {new}=~{name} for a bool mask; a float mask means the same in both")
+        raise TypeError(f"{where} got an unexpected keyword argument {name!r}")
+
+
+def from_torch_masks(**masks) -> dict:
+    """PyTorch's mask arguments -> seqlib's: each name changed, each bool mask negated.
+
+    For calling a seqlib module with the masks written for its PyTorch counterpart, as the
+    parity tests do: ``ours(x, x, x, **from_torch_masks(key_padding_mask=kpm, attn_mask=am))``
+    gives the output of ``theirs(x, x, x, key_padding_mask=kpm, attn_mask=am)``. The names are
+    those of ``nn.MultiheadAttention`` and the ``nn.Transformer*`` layers and stacks
+    (``key_padding_mask`` -> ``key_mask``, ``attn_mask`` and ``src_mask`` -> ``mask``,
+    ``tgt_mask`` -> ``self_mask``, ``memory_mask`` -> ``cross_mask``, ``*_key_padding_mask`` ->
+    ``*_key_mask``). A float mask is added to the scores in both, so it is passed unchanged; None
+    stays None.
+    """
+    out = {}
+    for name, mask in masks.items():
+        if name not in TORCH_MASK_NAMES:
+            raise ValueError(f"from_torch_masks takes PyTorch's mask names {sorted(TORCH_MASK_NAMES)}, got {name!r}")
+        if mask is not None:
+            check_tensor(mask, name)
+        out[TORCH_MASK_NAMES[name]] = ~mask if mask is not None and mask.dtype == torch.bool else mask
+    return out

@@ -12,7 +12,7 @@ from torch import nn
 from .._validate import as_shape, check_int, check_sequences, check_tensor, check_probability
 from ..positions import ALiBi, RotaryPositions
 from .dot_product import scaled_dot_product_attention
-from .masks import _broadcasts, _causal, _merge
+from .masks import _causal, _check_attention_mask, _check_key_mask, _merge, _reject_torch_masks
 
 
 class KVCache:
@@ -90,11 +90,13 @@ class MultiHeadAttention(nn.Module):
     one ``in_proj_weight`` (3E, E); :meth:`from_torch` splits it. Only equal sizes for queries,
     keys and values are supported (``nn.MultiheadAttention``'s ``kdim = vdim = embed_dim``).
 
-    **Masks follow nn.MultiheadAttention, not F.scaled_dot_product_attention.** A bool
-    ``key_padding_mask`` is True at keys to **ignore**, and a bool ``attn_mask`` is True where
-    attending is **not allowed**, the opposite of :func:`scaled_dot_product_attention`'s
-    ``mask`` (True = may attend). So ``attn_mask=~causal_mask(T)`` and
-    ``key_padding_mask=~padding_mask(lengths, T)``. Float masks are added to the scores.
+    **Masks follow the book, like every mask in seqlib**: a bool ``key_mask`` (B, Tk) is True at
+    the real keys, and a bool ``mask`` is True where a query **may attend**, as in
+    :func:`scaled_dot_product_attention`; so ``mask=causal_mask(T)`` and
+    ``key_mask=padding_mask(lengths, T)``. Float masks are added to the scores. PyTorch's
+    ``nn.MultiheadAttention`` names its masks ``key_padding_mask`` and ``attn_mask`` and gives
+    their bool values the opposite meaning (True = ignore, True = not allowed); passing those names
+    here raises a TypeError that says so, and for parity ``key_mask=~key_padding_mask``.
 
     Args:
         embed_dim: E, the features of each query, key and value, and of the output.
@@ -159,9 +161,9 @@ class MultiHeadAttention(nn.Module):
                 + (", alibi=True" if self.alibi else ""))
 
     def forward(self, query: torch.Tensor, key: torch.Tensor | None, value: torch.Tensor | None,
-                key_padding_mask: torch.Tensor | None = None, attn_mask: torch.Tensor | None = None,
+                key_mask: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                 is_causal: bool = False, need_weights: bool = True, average_attn_weights: bool = True,
-                cache: KVCache | None = None) -> tuple:
+                cache: KVCache | None = None, **torch_names) -> tuple:
         """Attend from every query to every (allowed) key, in each head, and mix the heads.
 
         Shapes are for ``batch_first=True``; with False, swap B and T in query, key, value and output.
@@ -170,15 +172,14 @@ class MultiHeadAttention(nn.Module):
             query: the queries (B, Tq, E).
             key: the keys (B, Tk, E). May be None only with a static ``cache`` that is already filled.
             value: the values (B, Tk, E), the same positions as ``key``.
-            key_padding_mask: (B, Tk), **True at keys to ignore** (padding), as in
-                ``nn.MultiheadAttention``; or a float mask added to the scores. With a ``cache``
-                it covers every key, the cached ones first.
-            attn_mask: **True where attending is not allowed**, as in ``nn.MultiheadAttention``
-                (the opposite of :func:`scaled_dot_product_attention`), or a float mask added to
-                the scores; of shape (Tq, Tk), (B * h, Tq, Tk), or broadcastable to (B, h, Tq, Tk).
+            key_mask: (B, Tk), **True at the real keys** (False at padding), or a float mask added
+                to the scores. With a ``cache`` it covers every key, the cached ones first.
+            mask: **True where a query may attend to a key**, as in
+                :func:`scaled_dot_product_attention`, or a float mask added to the scores; of
+                shape (Tq, Tk), (B * h, Tq, Tk), or broadcastable to (B, h, Tq, Tk).
             is_causal: whether query t may only attend to keys s <= t. Unlike
                 ``nn.MultiheadAttention``, where it is only a hint that ``attn_mask`` is causal,
-                this builds the mask itself (an ``attn_mask`` given too also applies). With a
+                this builds the mask itself (a ``mask`` given too also applies). With a
                 ``cache`` holding T_past positions, query t stands at position T_past + t.
             need_weights: whether to return the attention weights (else None is returned).
             average_attn_weights: whether to average the weights over the heads.
@@ -191,6 +192,7 @@ class MultiHeadAttention(nn.Module):
             over the heads, or (B, h, Tq, Tk) per head, or None without ``need_weights``; Tk
             counts cached keys too.
         """
+        _reject_torch_masks(torch_names, "MultiHeadAttention.forward")
         query = self._check_input(query, "query")
         if cache is not None and not isinstance(cache, KVCache):
             raise TypeError(f"cache must be a seqlib.attention.KVCache or None, got {type(cache).__name__}")
@@ -227,7 +229,7 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"the cache holds keys for {k.shape[0]} sequences, but the query holds {B}")
         Tk = k.shape[2]
 
-        mask = self._allowed(key_padding_mask, attn_mask, B, Tq, Tk, query.dtype)  # may-attend convention
+        mask = self._allowed(key_mask, mask, B, Tq, Tk, query.dtype)  # (B, h, Tq, Tk) broadcastable, or None
         if is_causal:
             mask = _merge(mask, _causal(Tq, Tk, offset, query.device))  # (Tq, Tk) broadcasts
         if self.alibi is not None:
@@ -255,37 +257,17 @@ class MultiHeadAttention(nn.Module):
         check_sequences(x, name, self.embed_dim, "embed_dim", self.batch_first)
         return x
 
-    def _allowed(self, key_padding_mask, attn_mask, B, Tq, Tk, dtype):
-        """nn.MultiheadAttention's two masks (True = ignore / not allowed) -> one may-attend mask, or None.
+    def _allowed(self, key_mask, mask, B, Tq, Tk, dtype):
+        """The key mask and the attention mask (both True = may attend) -> one mask, or None.
 
-        The result is bool (True = may attend) if both masks are bool, else float (added to the
-        scores), and broadcasts to (B, h, Tq, Tk).
+        The result is bool if both masks are bool, else float (added to the scores), and
+        broadcasts to (B, h, Tq, Tk).
         """
-        h = self.num_heads
-        mask = None
-        if key_padding_mask is not None:
-            check_tensor(key_padding_mask, "key_padding_mask")
-            if key_padding_mask.dtype != torch.bool and not key_padding_mask.is_floating_point():
-                raise TypeError(f"key_padding_mask must be a bool tensor (True = ignore) or a float tensor "
-                                f"(added to the scores), got dtype {key_padding_mask.dtype}")
-            if as_shape(key_padding_mask) != (B, Tk):
-                raise ValueError(f"key_padding_mask must have shape (batch, keys) = {(B, Tk)}, "
-                                 f"got {as_shape(key_padding_mask)}")
-            mask = key_padding_mask[:, None, None, :]  # (B, 1, 1, Tk)
-            mask = ~mask if mask.dtype == torch.bool else mask  # True = ignore -> True = may attend
-        if attn_mask is not None:
-            check_tensor(attn_mask, "attn_mask")
-            if attn_mask.dtype != torch.bool and not attn_mask.is_floating_point():
-                raise TypeError(f"attn_mask must be a bool tensor (True = not allowed) or a float tensor "
-                                f"(added to the scores), got dtype {attn_mask.dtype}")
-            if attn_mask.dim() == 3 and as_shape(attn_mask) == (B * h, Tq, Tk):
-                attn_mask = attn_mask.view(B, h, Tq, Tk)  # PyTorch's (B*h, Tq, Tk) -> (B, h, Tq, Tk)
-            elif attn_mask.dim() not in (2, 4) or not _broadcasts(as_shape(attn_mask), (B, h, Tq, Tk)):
-                raise ValueError(f"attn_mask must have shape (Tq, Tk) = {(Tq, Tk)}, (batch * num_heads, Tq, Tk) = "
-                                 f"{(B * h, Tq, Tk)} or broadcast to (batch, num_heads, Tq, Tk) = {(B, h, Tq, Tk)}, "
-                                 f"got {as_shape(attn_mask)}")
-            attn_mask = ~attn_mask if attn_mask.dtype == torch.bool else attn_mask  # True = may attend
-            mask = _merge(mask, attn_mask)
+        key_mask = _check_key_mask(key_mask, "key_mask", B, Tk)
+        mask = _check_attention_mask(mask, "mask", B, self.num_heads, Tq, Tk)
+        if key_mask is not None:
+            key_mask = key_mask[:, None, None, :]  # (B, 1, 1, Tk)
+        mask = _merge(key_mask, mask)
         if mask is not None and mask.dtype != torch.bool:
             mask = mask.to(dtype)
         return mask

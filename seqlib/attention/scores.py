@@ -32,9 +32,8 @@ class _Seq2SeqAttention(nn.Module):
             query: the queries (B, Tq, Dq), or one query per sequence (B, Dq) (a decoder state).
             keys: the keys (B, Tk, Dk) (the encoder's states).
             values: the values (B, Tk, Dv), often the keys themselves.
-            mask: the book's mask (B, Tk), True at **real** keys, False at padding
-                (the opposite of :class:`MultiHeadAttention`'s ``key_padding_mask``). None if no
-                key is padding.
+            mask: the book's mask (B, Tk), True at **real** keys, False at padding (like
+                :class:`MultiHeadAttention`'s ``key_mask``). None if no key is padding.
 
         Returns:
             the pair (context, weights), the context (B, Tq, Dv) and the weights (B, Tq, Tk), or

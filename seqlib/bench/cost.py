@@ -180,7 +180,7 @@ def _prefill(model, context, device, batch=1):
     if _kind(model) == "lstm":
         _, state = model.rnn(model.embed(x))  # (h, c), each (L, B, H)
     else:
-        state = TransformerCache(len(model.layers.layers))
+        state = TransformerCache(len(model.layers))
         model(x, cache=state)
     return x[:, -1:], state
 

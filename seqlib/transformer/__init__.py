@@ -20,10 +20,12 @@ The layers mirror ``nn.TransformerEncoderLayer`` and ``nn.TransformerDecoderLaye
 operation (dropouts included), and ``from_torch`` copies their weights; the tests check the outputs
 and the gradients.
 
-**Masks.** The layers and stacks take PyTorch's masks, with PyTorch's meaning, so that the same
-masks can be passed to both: a bool ``*_key_padding_mask`` (B, T) is True at positions to
-**ignore**, and a bool ``*_mask`` (an attention mask) is True where attending is **not allowed**;
-float masks are added to the scores. ``is_causal=True`` builds the causal mask itself (in PyTorch
+**Masks.** The layers and stacks take the book's masks (see :mod:`seqlib.attention`): a bool
+key mask (``key_mask``, ``tgt_key_mask``, ``memory_key_mask``; (B, T)) is True at the **real**
+positions, and a bool attention mask (``mask``, ``self_mask``, ``cross_mask``) is True where
+attending is **allowed**; float masks are added to the scores. PyTorch's layers take the
+negations under other names (``src_key_padding_mask``, ``tgt_mask``, ...); those names raise a
+TypeError here that says which to pass instead. ``is_causal=True`` builds the causal mask itself (in PyTorch
 it is only a hint that the mask passed is causal). The two models, :class:`Transformer` and
 :class:`DecoderOnlyLM`, take token ids and the book's real **lengths** instead, and build the
 masks internally.

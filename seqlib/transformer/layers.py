@@ -11,6 +11,7 @@ from torch import nn
 
 from .._validate import as_shape, check_int, check_probability, check_sequences, check_tensor
 from ..attention import KVCache, MultiHeadAttention
+from ..attention.masks import _check_attention_mask, _check_key_mask, _reject_torch_masks
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}
 
@@ -117,8 +118,8 @@ class _Layer(nn.Module):
     def extra_repr(self) -> str:
         return f"norm_first={self.norm_first}, batch_first={self.batch_first}"
 
-    def _self_attention(self, x, attn_mask, key_padding_mask, is_causal, cache):
-        out, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+    def _self_attention(self, x, mask, key_mask, is_causal, cache):
+        out, _ = self.self_attn(x, x, x, key_mask=key_mask, mask=mask,
                                 is_causal=is_causal, need_weights=False, cache=cache)
         return self.dropout1(out)
 
@@ -141,7 +142,8 @@ class EncoderLayer(_Layer):
                     x = x + dropout(FFN(LayerNorm_2(x)))
 
     The arguments are ``nn.TransformerEncoderLayer``'s, except that ``activation`` is a name and
-    ``batch_first`` defaults to True (the book's layout).
+    ``batch_first`` defaults to True (the book's layout). The masks of :meth:`forward` follow the
+    book (True = may attend), not PyTorch's layer (True = ignore).
 
     Args:
         d_model: the number of features at each position.
@@ -167,18 +169,18 @@ class EncoderLayer(_Layer):
 
     sublayers, torch_class = 2, nn.TransformerEncoderLayer
 
-    def forward(self, src: torch.Tensor, src_mask: torch.Tensor | None = None,
-                src_key_padding_mask: torch.Tensor | None = None, is_causal: bool = False,
-                cache: KVCache | None = None) -> torch.Tensor:
+    def forward(self, src: torch.Tensor, mask: torch.Tensor | None = None, key_mask: torch.Tensor | None = None,
+                is_causal: bool = False, cache: KVCache | None = None, **torch_names) -> torch.Tensor:
         """Run the layer over a sequence (shapes for ``batch_first=True``; else swap B and S).
 
         Args:
             src: the input (B, S, d_model).
-            src_mask: the attention mask, **True where attending is not allowed** (PyTorch's
-                convention) or a float mask added to the scores; (S, S) or (B * nhead, S, S).
-                With a ``cache`` the keys are the cached positions and then the new ones.
-            src_key_padding_mask: (B, S), **True at padding** (keys to ignore), or a float mask;
-                with a ``cache``, (B, T_past + S).
+            mask: the attention mask, **True where attending is allowed** (the book's convention;
+                PyTorch's ``src_mask`` is True where it is not), or a float mask added to the
+                scores; (S, S) or (B * nhead, S, S). With a ``cache`` the keys are the cached
+                positions and then the new ones.
+            key_mask: (B, S), **True at the real positions** (False at padding), or a float mask;
+                with a ``cache``, (B, T_past + S). PyTorch's ``src_key_padding_mask`` is its negation.
             is_causal: whether position t may attend only to positions s <= t. Unlike PyTorch's
                 layer, where it is a hint that ``src_mask`` is causal, this builds the causal mask.
             cache: a :class:`seqlib.attention.KVCache` for the self-attention, for decoding one
@@ -187,16 +189,17 @@ class EncoderLayer(_Layer):
         Returns:
             the output (B, S, d_model).
         """
+        _reject_torch_masks(torch_names, "EncoderLayer.forward")
         B, S = _check_input(src, "src", self.d_model, self.batch_first)
         T_past = _check_cache(cache, "cache", static=False)
-        _check_padding(src_key_padding_mask, "src_key_padding_mask", B, T_past + S)
-        _check_attn_mask(src_mask, "src_mask", B, self.nhead, S, T_past + S, "S", "T_past + S" if cache else "S")
+        _check_key_mask(key_mask, "key_mask", B, T_past + S)
+        _check_attention_mask(mask, "mask", B, self.nhead, S, T_past + S, "S", "T_past + S" if cache else "S")
         x = src
         if self.norm_first:
-            x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal, cache)
+            x = x + self._self_attention(self.norm1(x), mask, key_mask, is_causal, cache)
             x = x + self.dropout2(self.feed_forward(self.norm2(x)))
         else:
-            x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal, cache))
+            x = self.norm1(x + self._self_attention(x, mask, key_mask, is_causal, cache))
             x = self.norm2(x + self.dropout2(self.feed_forward(x)))
         return x
 
@@ -225,7 +228,7 @@ class DecoderLayer(_Layer):
 
     In the cross-attention the queries come from the target and the keys and values from the
     memory (the encoder's output), which is not normalised again. The arguments are those of
-    :class:`EncoderLayer`.
+    :class:`EncoderLayer`, and the masks of :meth:`forward` follow the book (True = may attend).
 
     Attributes:
         self_attn: the self-attention, a :class:`seqlib.attention.MultiHeadAttention`.
@@ -236,23 +239,26 @@ class DecoderLayer(_Layer):
 
     sublayers, torch_class = 3, nn.TransformerDecoderLayer
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor | None, tgt_mask: torch.Tensor | None = None,
-                memory_mask: torch.Tensor | None = None, tgt_key_padding_mask: torch.Tensor | None = None,
-                memory_key_padding_mask: torch.Tensor | None = None, tgt_is_causal: bool = False,
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor | None, self_mask: torch.Tensor | None = None,
+                cross_mask: torch.Tensor | None = None, tgt_key_mask: torch.Tensor | None = None,
+                memory_key_mask: torch.Tensor | None = None, tgt_is_causal: bool = False,
                 memory_is_causal: bool = False, cache: KVCache | None = None,
-                memory_cache: KVCache | None = None) -> torch.Tensor:
+                memory_cache: KVCache | None = None, **torch_names) -> torch.Tensor:
         """Run the layer over the target, attending to the memory (shapes for ``batch_first=True``).
 
         Args:
             tgt: the target (B, T, d_model).
             memory: the encoder's output (B, S, d_model). May be None only when ``memory_cache``
                 already holds its keys and values.
-            tgt_mask: the self-attention mask, **True where not allowed** (PyTorch's convention)
-                or float; (T, T) or (B * nhead, T, T), (T, T_past + T) with a ``cache``.
-            memory_mask: the cross-attention mask, the same convention; (T, S) or (B * nhead, T, S).
-            tgt_key_padding_mask: (B, T), **True at padded target positions**; (B, T_past + T)
+            self_mask: the self-attention mask, **True where attending is allowed** (PyTorch's
+                ``tgt_mask`` is its negation), or float; (T, T) or (B * nhead, T, T), (T, T_past + T)
                 with a ``cache``.
-            memory_key_padding_mask: (B, S), **True at padded memory positions** (the source's padding).
+            cross_mask: the cross-attention mask, the same convention (PyTorch's ``memory_mask``
+                negated); (T, S) or (B * nhead, T, S).
+            tgt_key_mask: (B, T), **True at the real target positions**; (B, T_past + T) with a
+                ``cache`` (PyTorch's ``tgt_key_padding_mask`` negated).
+            memory_key_mask: (B, S), **True at the real memory positions**, False at the source's
+                padding (PyTorch's ``memory_key_padding_mask`` negated).
             tgt_is_causal: whether target position t may attend only to positions s <= t (this
                 builds the causal mask; with a ``cache``, the new positions follow the cached ones).
             memory_is_causal: the same for the cross-attention (rarely wanted).
@@ -264,6 +270,7 @@ class DecoderLayer(_Layer):
         Returns:
             the output (B, T, d_model).
         """
+        _reject_torch_masks(torch_names, "DecoderLayer.forward")
         B, T = _check_input(tgt, "tgt", self.d_model, self.batch_first)
         T_past = _check_cache(cache, "cache", static=False)
         S = _check_cache(memory_cache, "memory_cache", static=True)
@@ -273,25 +280,25 @@ class DecoderLayer(_Layer):
             B_memory, S = _check_input(memory, "memory", self.d_model, self.batch_first)
             if B_memory != B:
                 raise ValueError(f"tgt and memory must hold the same number of sequences, got {B} and {B_memory}")
-        _check_padding(tgt_key_padding_mask, "tgt_key_padding_mask", B, T_past + T)
-        _check_padding(memory_key_padding_mask, "memory_key_padding_mask", B, S)
-        _check_attn_mask(tgt_mask, "tgt_mask", B, self.nhead, T, T_past + T, "T", "T_past + T" if cache else "T")
-        _check_attn_mask(memory_mask, "memory_mask", B, self.nhead, T, S, "T", "S")
+        _check_key_mask(tgt_key_mask, "tgt_key_mask", B, T_past + T)
+        _check_key_mask(memory_key_mask, "memory_key_mask", B, S)
+        _check_attention_mask(self_mask, "self_mask", B, self.nhead, T, T_past + T, "T", "T_past + T" if cache else "T")
+        _check_attention_mask(cross_mask, "cross_mask", B, self.nhead, T, S, "T", "S")
         x = tgt
         if self.norm_first:
-            x = x + self._self_attention(self.norm1(x), tgt_mask, tgt_key_padding_mask, tgt_is_causal, cache)
-            x = x + self._cross_attention(self.norm2(x), memory, memory_mask, memory_key_padding_mask,
-                                          memory_is_causal, memory_cache)
+            x = x + self._self_attention(self.norm1(x), self_mask, tgt_key_mask, tgt_is_causal, cache)
+            x = x + self._cross_attention(self.norm2(x), memory, cross_mask, memory_key_mask, memory_is_causal,
+                                          memory_cache)
             x = x + self.dropout3(self.feed_forward(self.norm3(x)))
         else:
-            x = self.norm1(x + self._self_attention(x, tgt_mask, tgt_key_padding_mask, tgt_is_causal, cache))
-            x = self.norm2(x + self._cross_attention(x, memory, memory_mask, memory_key_padding_mask,
-                                                     memory_is_causal, memory_cache))
+            x = self.norm1(x + self._self_attention(x, self_mask, tgt_key_mask, tgt_is_causal, cache))
+            x = self.norm2(x + self._cross_attention(x, memory, cross_mask, memory_key_mask, memory_is_causal,
+                                                     memory_cache))
             x = self.norm3(x + self.dropout3(self.feed_forward(x)))
         return x
 
-    def _cross_attention(self, x, memory, attn_mask, key_padding_mask, is_causal, cache):
-        out, _ = self.cross_attn(x, memory, memory, key_padding_mask=key_padding_mask, attn_mask=attn_mask,
+    def _cross_attention(self, x, memory, mask, key_mask, is_causal, cache):
+        out, _ = self.cross_attn(x, memory, memory, key_mask=key_mask, mask=mask,
                                  is_causal=is_causal, need_weights=False, cache=cache)
         return self.dropout2(out)
 
@@ -339,30 +346,6 @@ def _check_cache(cache, name, static):
     if cache.static != static:
         raise ValueError(f"{name} must be a KVCache with static={static}, got static={cache.static}")
     return cache.length
-
-
-def _check_padding(mask, name, B, T):
-    if mask is None:
-        return
-    check_tensor(mask, name)
-    if mask.dtype != torch.bool and not mask.is_floating_point():
-        raise TypeError(f"{name} must be a bool tensor (True = padding) or a float tensor (added to the scores), "
-                        f"got dtype {mask.dtype}")
-    if as_shape(mask) != (B, T):
-        raise ValueError(f"{name} must have shape (batch, keys) = {(B, T)}, got {as_shape(mask)}")
-
-
-def _check_attn_mask(mask, name, B, nhead, Tq, Tk, q, k):
-    """PyTorch's attention mask: (Tq, Tk) or (B * nhead, Tq, Tk), bool (True = not allowed) or float."""
-    if mask is None:
-        return
-    check_tensor(mask, name)
-    if mask.dtype != torch.bool and not mask.is_floating_point():
-        raise TypeError(f"{name} must be a bool tensor (True = not allowed) or a float tensor (added to the "
-                        f"scores), got dtype {mask.dtype}")
-    if as_shape(mask) not in ((Tq, Tk), (B * nhead, Tq, Tk)):
-        raise ValueError(f"{name} must have shape ({q}, {k}) = {(Tq, Tk)} or (batch * nhead, {q}, {k}) = "
-                         f"{(B * nhead, Tq, Tk)}, got {as_shape(mask)}")
 
 
 def _expect(module, torch_classes, ours):

@@ -14,7 +14,7 @@ from .._validate import check_int, check_lengths, check_tensor, check_token_ids
 from ..data.batch import lengths_to_mask
 from ..positions import LearnedPositions, SinusoidalPositions
 from .layers import _check_dropout, _check_heads
-from .stacks import Decoder, Encoder, TransformerCache
+from .stacks import Decoder, Encoder, TransformerCache, _check_stack_cache
 
 POSITIONS = ("sinusoidal", "learned", "rotary", "alibi", "none")  # the position encodings the two models offer
 
@@ -129,8 +129,8 @@ class Transformer(nn.Module):
             the memory (B, S, d_model); its padded positions hold values that nothing attends to.
         """
         check_token_ids(src, self.src_vocab, "src", vocab_name="src_vocab", min_len=1)
-        padding = _padding_mask(src_lengths, "src_lengths", *src.shape, src.device)  # (B, S): True at padding
-        return self.encoder(self.src_embedding(src), src_key_padding_mask=padding)  # (B, S, d_model)
+        real = _key_mask(src_lengths, "src_lengths", *src.shape, src.device)  # (B, S): True at real tokens
+        return self.encoder(self.src_embedding(src), key_mask=real)  # (B, S, d_model)
 
     def decode(self, tgt_in: torch.Tensor, memory: torch.Tensor, src_lengths: torch.Tensor | None = None,
                tgt_lengths: torch.Tensor | None = None, cache: TransformerCache | None = None) -> torch.Tensor:
@@ -149,14 +149,14 @@ class Transformer(nn.Module):
         """
         check_token_ids(tgt_in, self.tgt_vocab, "tgt_in", vocab_name="tgt_vocab", min_len=1)
         check_tensor(memory, "memory", dims=3, dtype_kind="float")
-        memory_padding = _padding_mask(src_lengths, "src_lengths", memory.shape[0], memory.shape[1],
-                                       memory.device)  # (B, S)
+        memory_real = _key_mask(src_lengths, "src_lengths", memory.shape[0], memory.shape[1],
+                                memory.device)  # (B, S): True at real source tokens
         if cache is not None and tgt_lengths is not None:
             raise ValueError("tgt_lengths cannot be combined with a cache: decoding token by token has no padding")
-        tgt_padding = _padding_mask(tgt_lengths, "tgt_lengths", *tgt_in.shape, tgt_in.device)  # (B, T): True at padding
+        tgt_real = _key_mask(tgt_lengths, "tgt_lengths", *tgt_in.shape, tgt_in.device)  # (B, T): True at real tokens
         start = 0 if cache is None else cache.length
         x = self.tgt_embedding(tgt_in, start=start)  # (B, T, d_model)
-        x = self.decoder(x, memory, tgt_key_padding_mask=tgt_padding, memory_key_padding_mask=memory_padding,
+        x = self.decoder(x, memory, tgt_key_mask=tgt_real, memory_key_mask=memory_real,
                          tgt_is_causal=True, cache=cache)  # (B, T, d_model)
         return self.W_out(x)  # (B, T, tgt_vocab)
 
@@ -207,7 +207,8 @@ class DecoderOnlyLM(nn.Module):
     """A decoder-only (GPT-style) language model: every position predicts the next token::
 
         x      = dropout(sqrt(d_model) * E[tokens] + P)                 (B, T, d_model)
-        x      = LayerNorm(Encoder(x, causal))                          pre-norm layers, then a final norm
+        x      = layer_l(x, causal)          l = 1..num_layers          pre-norm layers
+        x      = LayerNorm(x)                                           the final norm (pre-norm only)
         logits = W_out x                                                (B, T, vocab_size)
 
     Without an encoder there is nothing to cross-attend to, so each layer is an
@@ -234,7 +235,8 @@ class DecoderOnlyLM(nn.Module):
 
     Attributes:
         embedding: the token embedding with its positions.
-        layers: the :class:`Encoder` stack, run with a causal mask.
+        layers: the ``nn.ModuleList`` of :class:`EncoderLayer`, each run with a causal mask.
+        norm: the final ``nn.LayerNorm`` (pre-norm), or None (post-norm).
         W_out: the ``nn.Linear(d_model, vocab_size)`` read-out of the logits.
     """
 
@@ -246,8 +248,9 @@ class DecoderOnlyLM(nn.Module):
         _check_heads(d_model, nhead)
         self.vocab_size, self.d_model = vocab_size, d_model
         self.embedding = _Embedding(vocab_size, d_model, positions, max_len, _check_dropout(dropout), nhead)
-        self.layers = Encoder(num_layers, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
-                              rotary=positions == "rotary", alibi=positions == "alibi")
+        stack = Encoder(num_layers, d_model, nhead, dim_feedforward, dropout, activation, norm_first,
+                        rotary=positions == "rotary", alibi=positions == "alibi")
+        self.layers, self.norm = stack.layers, stack.norm  # one level: model.layers[l], model.norm (built as Encoder builds them)
         self.W_out = nn.Linear(d_model, vocab_size)
 
     def forward(self, x: torch.Tensor, cache: TransformerCache | None = None) -> torch.Tensor:
@@ -262,9 +265,13 @@ class DecoderOnlyLM(nn.Module):
             the logits (B, T, vocab_size); row t scores the token that follows ``x[:, :t + 1]``.
         """
         check_token_ids(x, self.vocab_size, min_len=1)
+        _check_stack_cache(cache, len(self.layers), cross_attention=False)
         start = 0 if cache is None else cache.length
         h = self.embedding(x, start=start)  # (B, T, d_model)
-        h = self.layers(h, is_causal=True, cache=cache)  # (B, T, d_model)
+        for l, layer in enumerate(self.layers):
+            h = layer(h, is_causal=True, cache=None if cache is None else cache.self_attn[l])  # (B, T, d_model)
+        if self.norm is not None:
+            h = self.norm(h)  # (B, T, d_model)
         return self.W_out(h)  # (B, T, vocab_size)
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -281,7 +288,7 @@ class DecoderOnlyLM(nn.Module):
         weights = []
         with torch.no_grad():
             h = self.embedding(x)  # (B, T, d_model)
-            for layer in self.layers.layers:
+            for layer in self.layers:
                 a = layer.norm1(h) if layer.norm_first else h  # the self-attention's input
                 _, w = layer.self_attn(a, a, a, is_causal=True, average_attn_weights=False)  # (B, nhead, T, T)
                 weights.append(w)
@@ -321,7 +328,7 @@ class DecoderOnlyLM(nn.Module):
         _check_room(self.embedding.positions, needed,
                     f"a prompt of length {prompt.shape[1]} and max_new_tokens={max_new_tokens}")
         tokens = prompt
-        cache = TransformerCache(len(self.layers.layers)) if use_cache else None
+        cache = TransformerCache(len(self.layers)) if use_cache else None
         with torch.no_grad():
             for step in range(max_new_tokens):
                 new = tokens[:, -1:] if use_cache and step > 0 else tokens  # (B, 1), or the whole sequence
@@ -378,11 +385,11 @@ def _check_room(positions, needed, what):
                          f"(max_len={positions.max_len})")
 
 
-def _padding_mask(lengths, name, B, T, device=None):
-    """The book's lengths (B,) -> PyTorch's key padding mask (B, T) on ``device`` (the tokens'), True at
-    padding; None for None."""
+def _key_mask(lengths, name, B, T, device=None):
+    """The book's lengths (B,) -> the key mask (B, T) on ``device`` (the tokens'), True at the real
+    positions; None for None."""
     if lengths is None:
         return None
     lengths = check_lengths(lengths, B, T, name, device=device)  # each in [1, T]
-    return ~lengths_to_mask(lengths, T)  # (B, T): True at padding
+    return lengths_to_mask(lengths, T)  # (B, T): True at real positions
 

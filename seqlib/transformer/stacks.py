@@ -9,6 +9,7 @@ from torch import nn
 
 from .._validate import check_int
 from ..attention import KVCache
+from ..attention.masks import _reject_torch_masks
 from .layers import DecoderLayer, EncoderLayer, _expect, _layer_config
 
 
@@ -91,15 +92,14 @@ class Encoder(_Stack):
     Layer = EncoderLayer
     torch_class = nn.TransformerEncoder
 
-    def forward(self, src: torch.Tensor, mask: torch.Tensor | None = None,
-                src_key_padding_mask: torch.Tensor | None = None, is_causal: bool = False,
-                cache: TransformerCache | None = None) -> torch.Tensor:
+    def forward(self, src: torch.Tensor, mask: torch.Tensor | None = None, key_mask: torch.Tensor | None = None,
+                is_causal: bool = False, cache: TransformerCache | None = None, **torch_names) -> torch.Tensor:
         """Run every layer, then the final norm; the arguments are :meth:`EncoderLayer.forward`'s.
 
         Args:
             src: the input (B, S, d_model).
-            mask: the attention mask of every layer (``src_mask``), True where not allowed.
-            src_key_padding_mask: (B, S), True at padding.
+            mask: the attention mask of every layer, True where attending is allowed.
+            key_mask: (B, S), True at the real positions (False at padding).
             is_causal: whether every layer's self-attention is causal.
             cache: a :class:`TransformerCache` (without cross-attention) for decoding one token
                 at a time.
@@ -107,10 +107,11 @@ class Encoder(_Stack):
         Returns:
             the output (B, S, d_model).
         """
+        _reject_torch_masks(torch_names, "Encoder.forward")
         _check_stack_cache(cache, len(self.layers), cross_attention=False)
         x = src
         for i, layer in enumerate(self.layers):
-            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal,
+            x = layer(x, mask=mask, key_mask=key_mask, is_causal=is_causal,
                       cache=None if cache is None else cache.self_attn[i])
         return x if self.norm is None else self.norm(x)
 
@@ -136,17 +137,17 @@ class Decoder(_Stack):
     Layer = DecoderLayer
     torch_class = nn.TransformerDecoder
 
-    def forward(self, tgt: torch.Tensor, memory: torch.Tensor | None, tgt_mask: torch.Tensor | None = None,
-                memory_mask: torch.Tensor | None = None, tgt_key_padding_mask: torch.Tensor | None = None,
-                memory_key_padding_mask: torch.Tensor | None = None, tgt_is_causal: bool = False,
-                memory_is_causal: bool = False, cache: TransformerCache | None = None) -> torch.Tensor:
+    def forward(self, tgt: torch.Tensor, memory: torch.Tensor | None, self_mask: torch.Tensor | None = None,
+                cross_mask: torch.Tensor | None = None, tgt_key_mask: torch.Tensor | None = None,
+                memory_key_mask: torch.Tensor | None = None, tgt_is_causal: bool = False,
+                memory_is_causal: bool = False, cache: TransformerCache | None = None, **torch_names) -> torch.Tensor:
         """Run every layer, then the final norm; the arguments are :meth:`DecoderLayer.forward`'s.
 
         Args:
             tgt: the target (B, T, d_model).
             memory: the encoder's output (B, S, d_model); None only when the ``cache`` holds it.
-            tgt_mask, memory_mask: the attention masks of every layer, True where not allowed.
-            tgt_key_padding_mask, memory_key_padding_mask: (B, T) and (B, S), True at padding.
+            self_mask, cross_mask: the attention masks of every layer, True where attending is allowed.
+            tgt_key_mask, memory_key_mask: (B, T) and (B, S), True at the real positions.
             tgt_is_causal, memory_is_causal: whether the self- (cross-) attention is causal.
             cache: a :class:`TransformerCache` with ``cross_attention=True``, for decoding one
                 token at a time: tgt holds the new positions only.
@@ -154,11 +155,12 @@ class Decoder(_Stack):
         Returns:
             the output (B, T, d_model).
         """
+        _reject_torch_masks(torch_names, "Decoder.forward")
         _check_stack_cache(cache, len(self.layers), cross_attention=True)
         x = tgt
         for i, layer in enumerate(self.layers):
-            x = layer(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask, tgt_key_padding_mask=tgt_key_padding_mask,
-                      memory_key_padding_mask=memory_key_padding_mask, tgt_is_causal=tgt_is_causal,
+            x = layer(x, memory, self_mask=self_mask, cross_mask=cross_mask, tgt_key_mask=tgt_key_mask,
+                      memory_key_mask=memory_key_mask, tgt_is_causal=tgt_is_causal,
                       memory_is_causal=memory_is_causal, cache=None if cache is None else cache.self_attn[i],
                       memory_cache=None if cache is None else cache.memory[i])
         return x if self.norm is None else self.norm(x)

@@ -9,7 +9,7 @@ Every chapter starts with ``seqlib.setup()`` and then imports what it needs:
     seqlib.train                    fit / evaluate / History: a short, readable training loop
     seqlib.viz                      seaborn-based curves, heatmaps and task drawings
     seqlib.recurrent                RNN, LSTM, GRU (and their cells) from scratch, with from_torch()
-    seqlib.models                   RecurrentModel: embed, recur, read out (PyTorch's fast layers)
+    seqlib.models                   RecurrentModel and CausalTransformer: embed, recur or attend, read out
     seqlib.attention                scaled dot-product, additive, multiplicative, multi-head attention
     seqlib.positions                sinusoidal, learned, rotary and ALiBi position encodings
     seqlib.seq2seq                  the LSTM encoder-decoder, with or without attention (Bahdanau, Luong)

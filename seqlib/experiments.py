@@ -14,8 +14,9 @@ data of every size in ``test_sizes`` (train short, test long). The tasks (:data:
 how inputs are read (tokens or features), where the answer is read out (the last real
 position, every position, or the last few) and how it is scored.
 
-The Transformer here is a stack of the book's :class:`seqlib.transformer.EncoderLayer` under a
-causal mask with rotary positions (Chapter 5's best extrapolator), read out like the LSTM:
+The Transformer here is :class:`seqlib.models.CausalTransformer`, a stack of the book's
+:class:`seqlib.transformer.EncoderLayer` under a causal mask with rotary positions (Chapter 5's
+best extrapolator), read out like the LSTM (:class:`seqlib.models.RecurrentModel`):
 both models see the sequence left to right, so the only difference is how they remember.
 """
 from __future__ import annotations
@@ -29,14 +30,13 @@ import torch
 from torch import nn
 
 from . import train
-from ._validate import check_int, check_lengths, check_tensor, check_token_ids
+from ._validate import check_int
 from .data import tasks
 from .data.batch import SeqData
-from .models import RecurrentModel
+from .models import CausalTransformer, RecurrentModel
 from .runtime import seed_everything
-from .transformer import Encoder
 
-__all__ = ["Task", "TASKS", "CausalTransformer", "count_parameters", "make_model", "matched_size", "matched_widths", "run",
+__all__ = ["Task", "TASKS", "count_parameters", "make_model", "matched_size", "matched_widths", "run",
            "converge"]
 
 
@@ -101,55 +101,6 @@ def _task(task) -> Task:
     if task not in TASKS:
         raise ValueError(f"task must be one of {sorted(TASKS)}, got {task!r}")
     return TASKS[task]
-
-
-class CausalTransformer(nn.Module):
-    """Embed, ``num_layers`` pre-norm causal self-attention layers with rotary positions, read out.
-
-    The Transformer counterpart of :class:`seqlib.models.RecurrentModel`, with the same inputs and
-    outputs: token ids (B, T) or features (B, T, input_size), optional ``lengths`` (B,), and a
-    read-out of the last real position (B, output_size) or of every position
-    (B, T, output_size). Position t attends to positions s <= t only, so padding after a
-    sequence never changes what is read at its last real position.
-
-    Args:
-        input_size: the vocabulary size (``tokens=True``, id 0 = padding) or features per step.
-        d_model, nhead, num_layers: the stack's width, heads and depth; the feed-forward
-            networks are ``2 * d_model`` wide, and there is no dropout.
-        output_size: width of the read-out.
-        tokens, per_step, squeeze: as in :class:`seqlib.models.RecurrentModel`.
-    """
-
-    def __init__(self, input_size: int, d_model: int, output_size: int = 1, *, nhead: int = 2, num_layers: int = 2,
-                 tokens: bool = False, per_step: bool = False, squeeze: bool = False):
-        super().__init__()
-        check_int(input_size, "input_size", minimum=1)
-        check_int(output_size, "output_size", minimum=1)
-        self.tokens, self.per_step, self.squeeze = tokens, per_step, squeeze
-        self.embed = nn.Embedding(input_size, d_model, padding_idx=0) if tokens else nn.Linear(input_size, d_model)
-        self.layers = Encoder(num_layers, d_model, nhead, 2 * d_model, dropout=0.0, activation="gelu",
-                              norm_first=True, rotary=True)
-        self.readout = nn.Linear(d_model, output_size)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        """x (B, T) ids or (B, T, input_size); lengths (B,) -> (B, output_size) or (B, T, output_size)."""
-        if self.tokens:
-            check_token_ids(x, self.embed.num_embeddings, vocab_name="input_size")
-        else:
-            check_tensor(x, "x", dims=3, dtype_kind="float")
-        B, T = x.shape[:2]
-        if T == 0:  # as RecurrentModel (and nn.LSTM): a batch may be empty, a sequence may not
-            raise ValueError(f"x must have at least one time step (T >= 1), got T=0 in x of shape {tuple(x.shape)}")
-        h = self.layers(self.embed(x), is_causal=True)  # (B, T, d_model)
-        if self.per_step:
-            out = self.readout(h)  # (B, T, output_size)
-        else:
-            if lengths is None:
-                lengths = torch.full((B,), T, dtype=torch.long, device=h.device)
-            lengths = check_lengths(lengths, B, T, device=h.device)  # (B,), each in [1, T]
-            last = h[torch.arange(B, device=h.device), lengths - 1]  # (B, d_model): each sequence's last real position
-            out = self.readout(last)  # (B, output_size)
-        return out.squeeze(-1) if self.squeeze else out
 
 
 class _Tail(nn.Module):

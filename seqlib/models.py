@@ -1,10 +1,14 @@
-"""Ready-to-train recurrent models for the book's experiments: embed, recur, read out.
+"""Ready-to-train models for the book's experiments: embed, recur (or attend), read out.
 
 Each architecture is built from scratch once and checked against PyTorch (``seqlib.recurrent``).
 Experiments that train dozens of models then use PyTorch's fused layers, which compute the
 same function faster, inside this one wrapper, so every chapter trains recurrent models the
 same way: optional token embedding, ``nn.RNN``/``nn.LSTM``/``nn.GRU``, and a linear read-out
 of the last real state of each sequence (or of every state).
+
+:class:`CausalTransformer` is the Transformer with the same inputs and outputs, built from the
+book's own :class:`seqlib.transformer.EncoderLayer` under a causal mask, so that a head-to-head
+(Chapter 7, :mod:`seqlib.experiments`) changes nothing but how a model remembers.
 """
 from __future__ import annotations
 
@@ -13,8 +17,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ._validate import check_int, check_lengths, check_probability, check_tensor, check_token_ids
+from .transformer import Encoder
 
-__all__ = ["RecurrentModel", "set_forget_bias", "train_on_adding", "KINDS"]
+__all__ = ["RecurrentModel", "CausalTransformer", "set_forget_bias", "train_on_adding", "KINDS"]
 
 KINDS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -142,3 +147,52 @@ def train_on_adding(kind: str, length: int, seed: int, hidden_size: int = 32, st
     train.fit(model, fresh, epochs=1, batch_size=batch_size, lr=lr, loss="mse", metrics=(), clip=clip, seed=seed)
     test = adding_problem(n_test, length, seed=1000 + seed)
     return model.eval(), train.evaluate(model, test, loss="mse", metrics=())["loss"]
+
+
+class CausalTransformer(nn.Module):
+    """Embed, ``num_layers`` pre-norm causal self-attention layers with rotary positions, read out.
+
+    The Transformer counterpart of :class:`RecurrentModel`, with the same inputs and
+    outputs: token ids (B, T) or features (B, T, input_size), optional ``lengths`` (B,), and a
+    read-out of the last real position (B, output_size) or of every position
+    (B, T, output_size). Position t attends to positions s <= t only, so padding after a
+    sequence never changes what is read at its last real position.
+
+    Args:
+        input_size: the vocabulary size (``tokens=True``, id 0 = padding) or features per step.
+        d_model, nhead, num_layers: the stack's width, heads and depth; the feed-forward
+            networks are ``2 * d_model`` wide, and there is no dropout.
+        output_size: width of the read-out.
+        tokens, per_step, squeeze: as in :class:`RecurrentModel`.
+    """
+
+    def __init__(self, input_size: int, d_model: int, output_size: int = 1, *, nhead: int = 2, num_layers: int = 2,
+                 tokens: bool = False, per_step: bool = False, squeeze: bool = False):
+        super().__init__()
+        check_int(input_size, "input_size", minimum=1)
+        check_int(output_size, "output_size", minimum=1)
+        self.tokens, self.per_step, self.squeeze = tokens, per_step, squeeze
+        self.embed = nn.Embedding(input_size, d_model, padding_idx=0) if tokens else nn.Linear(input_size, d_model)
+        self.layers = Encoder(num_layers, d_model, nhead, 2 * d_model, dropout=0.0, activation="gelu",
+                              norm_first=True, rotary=True)
+        self.readout = nn.Linear(d_model, output_size)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, T) ids or (B, T, input_size); lengths (B,) -> (B, output_size) or (B, T, output_size)."""
+        if self.tokens:
+            check_token_ids(x, self.embed.num_embeddings, vocab_name="input_size")
+        else:
+            check_tensor(x, "x", dims=3, dtype_kind="float")
+        B, T = x.shape[:2]
+        if T == 0:  # as RecurrentModel (and nn.LSTM): a batch may be empty, a sequence may not
+            raise ValueError(f"x must have at least one time step (T >= 1), got T=0 in x of shape {tuple(x.shape)}")
+        h = self.layers(self.embed(x), is_causal=True)  # (B, T, d_model)
+        if self.per_step:
+            out = self.readout(h)  # (B, T, output_size)
+        else:
+            if lengths is None:
+                lengths = torch.full((B,), T, dtype=torch.long, device=h.device)
+            lengths = check_lengths(lengths, B, T, device=h.device)  # (B,), each in [1, T]
+            last = h[torch.arange(B, device=h.device), lengths - 1]  # (B, d_model): each sequence's last real position
+            out = self.readout(last)  # (B, output_size)
+        return out.squeeze(-1) if self.squeeze else out

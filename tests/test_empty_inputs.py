@@ -15,7 +15,7 @@ The choice follows PyTorch's counterpart of each operation:
 import pytest
 import torch
 
-from seqlib import attention, experiments, linear_attention as la, models, recurrent, scan, ssm, transformer
+from seqlib import attention, linear_attention as la, models, recurrent, scan, ssm, transformer
 
 EMPTY = [(0, 5), (2, 0), (0, 0)]  # (B, T)
 
@@ -67,7 +67,7 @@ def test_recurrent_model_and_causal_transformer(per_step, tokens):
         (randn(0, 5, 3), randn(2, 0, 3))
     for model in (models.RecurrentModel("lstm", 9 if tokens else 3, 4, 2, tokens=tokens, per_step=per_step,
                                         bidirectional=True),
-                  experiments.CausalTransformer(9 if tokens else 3, 8, 2, tokens=tokens, per_step=per_step)):
+                  models.CausalTransformer(9 if tokens else 3, 8, 2, tokens=tokens, per_step=per_step)):
         assert model(empty).shape == ((0, 5, 2) if per_step else (0, 2))
         if not per_step:
             assert model(empty, torch.zeros(0, dtype=torch.long)).shape == (0, 2)

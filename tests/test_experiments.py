@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from seqlib import checks, experiments
-from seqlib.experiments import CausalTransformer, count_parameters, make_model, matched_widths, run
+from seqlib.experiments import count_parameters, make_model, matched_widths, run
+from seqlib.models import CausalTransformer
 
 
 def test_count_parameters_matches_a_plain_sum_and_pytorch_lstm_formula():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqlib import data, experiments, interpret, linear_attention, models, recurrent, seq2seq, ssm, transformer
+from seqlib import data, interpret, linear_attention, models, recurrent, seq2seq, ssm, transformer
 from seqlib._validate import check_lengths, check_token_ids
 
 META = torch.device("meta")
@@ -105,7 +105,7 @@ def rnn_model(tokens=False):
 
 
 def causal(tokens=False):
-    return experiments.CausalTransformer(V if tokens else 3, 8, tokens=tokens)
+    return models.CausalTransformer(V if tokens else 3, 8, tokens=tokens)
 
 
 def translator():

@@ -26,11 +26,11 @@ prepares such data for :func:`seqlib.train.fit`. At test time (:meth:`Seq2Seq.gr
 it reads its own previous choice, the arg-max. Both run the same decoder step, so fed its own
 outputs, teacher forcing gives the logits greedy decoding chose from.
 
-**Other translators.** :func:`teacher_forcing_pairs` and :func:`sequence_accuracy` serve any
-encoder-decoder, not only this one: :class:`TeacherForced` lets :func:`seqlib.train.fit` call a
-model whose ``forward`` takes ``(src, tgt_in, src_lengths)`` (PyTorch's order, and
-:class:`seqlib.transformer.Transformer`'s), and :func:`sequence_accuracy` accepts any module with
-a ``greedy_decode(src, src_lengths, bos_id, eos_id, max_len)``.
+**One interface for every translator.** :class:`Seq2Seq` and :class:`seqlib.transformer.Transformer`
+are called the same way: ``model(src, src_lengths, tgt_in)`` gives the teacher-forced logits, and
+``model.greedy_decode(src, src_lengths, bos_id, eos_id, max_len)`` the written ids (B, T_out).
+So :func:`teacher_forcing_pairs` with :func:`seqlib.train.fit`, and :func:`sequence_accuracy`,
+serve both, and any encoder-decoder with that interface.
 
 **Padding.** The encoder is PyTorch's ``nn.LSTM`` over a packed batch, so source padding never
 enters a state, and attention gives padded source positions weight 0. The decoder runs step by
@@ -48,7 +48,7 @@ from .data.batch import SeqData, batches, lengths_to_mask
 from .data.tasks import IGNORE
 from .data.vocab import BOS, EOS
 
-__all__ = ["Seq2Seq", "TeacherForcingData", "teacher_forcing_pairs", "TeacherForced", "sequence_accuracy",
+__all__ = ["Seq2Seq", "TeacherForcingData", "teacher_forcing_pairs", "sequence_accuracy",
            "ATTENTION_KINDS"]
 
 ATTENTION_KINDS = ("additive", "general", "dot")  # Bahdanau's score; Luong's "general" and "dot" scores
@@ -204,7 +204,7 @@ class Seq2Seq(nn.Module):
 
     @torch.no_grad()
     def greedy_decode(self, src: torch.Tensor, src_lengths: torch.Tensor, bos_id: int, eos_id: int,
-                      max_len: int) -> tuple:
+                      max_len: int = 50, return_weights: bool = False):
         """Translate by reading back the arg-max at every step, until ``<eos>`` or ``max_len`` tokens.
 
         Runs in the module's current mode: call ``model.eval()`` first if it has dropout. The
@@ -217,12 +217,13 @@ class Seq2Seq(nn.Module):
             bos_id: the id the decoder reads first (``<bos>``).
             eos_id: the id that ends a sequence (``<eos>``).
             max_len: the most tokens to write per sequence (``<eos>`` included).
+            return_weights: also return the attention weights, as :meth:`forward` does.
 
         Returns:
-            the pair (tokens, weights), tokens (B, T_out), T_out <= max_len, without ``<bos>``,
-            each row ending at its ``<eos>`` (included) and padded with 0 after it; decoding
-            stops when every row has written ``<eos>``. weights (B, T_out, S), the attention
-            weights of each written token, 0 after a row's ``<eos>`` (None without attention).
+            the tokens (B, T_out), T_out <= max_len, without ``<bos>``, each row ending at its
+            ``<eos>`` (included) and padded with 0 after it; decoding stops when every row has
+            written ``<eos>``. With ``return_weights``, the pair (tokens, weights), the weights
+            (B, T_out, S) of each written token, 0 after a row's ``<eos>`` (None without attention).
         """
         for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
             check_int(value, name, minimum=0, maximum=self.tgt_vocab_size - 1)
@@ -243,6 +244,8 @@ class Seq2Seq(nn.Module):
             if bool(done.all()):
                 break
         tokens = torch.stack(tokens, dim=1)  # (B, T_out)
+        if not return_weights:
+            return tokens
         return tokens, torch.stack(weights, dim=1) if weights else None  # (B, T_out, S)
 
     # ---- checks -----------------------------------------------------------------------------
@@ -329,44 +332,6 @@ def teacher_forcing_pairs(data: SeqData) -> TeacherForcingData:
     return TeacherForcingData(data.x, data.lengths, tgt_in.clone(), tgt_out, data.vocab, **data.meta)
 
 
-class TeacherForced(nn.Module):
-    """A view of an encoder-decoder whose ``forward`` is ``(src, tgt_in, src_lengths)`` (the
-    :class:`seqlib.transformer.Transformer`'s order) that :func:`seqlib.train.fit` can train on
-    :func:`teacher_forcing_pairs`, which hands over ``(src, src_lengths, tgt_in)`` as for a :class:`Seq2Seq`::
-
-        train.fit(TeacherForced(transformer), teacher_forcing_pairs(data), ...)   # trains ``transformer``
-
-    It holds the model itself, not a copy: training the view trains the model, and
-    ``parameters()``, ``train()`` and ``eval()`` reach it. Only the order of the arguments changes.
-
-    Args:
-        model: the encoder-decoder, an ``nn.Module`` called as ``model(src, tgt_in, src_lengths)``.
-
-    Attributes:
-        model: the wrapped encoder-decoder.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be an nn.Module called as model(src, tgt_in, src_lengths), "
-                            f"got {type(model).__name__}")
-        self.model = model
-
-    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor, tgt_in: torch.Tensor) -> torch.Tensor:
-        """The teacher-forced logits, the arguments in :class:`Seq2Seq`'s order.
-
-        Args:
-            src: source token ids (B, S), padded past each length.
-            src_lengths: the real lengths (B,).
-            tgt_in: the decoder's inputs (B, T), starting with ``<bos>``.
-
-        Returns:
-            ``model(src, tgt_in, src_lengths)``, the logits (B, T, V).
-        """
-        return self.model(src, tgt_in, src_lengths)
-
-
 @torch.no_grad()
 def sequence_accuracy(model: nn.Module, data: SeqData, max_len: int | None = None, batch_size: int = 256,
                       bos_id: int | None = None, eos_id: int | None = None) -> dict:
@@ -381,10 +346,9 @@ def sequence_accuracy(model: nn.Module, data: SeqData, max_len: int | None = Non
 
     Args:
         model: the translator to evaluate: a :class:`Seq2Seq`, a
-            :class:`seqlib.transformer.Transformer` (or a :class:`TeacherForced` view of one), or
-            any module whose ``greedy_decode(src, src_lengths, bos_id, eos_id, max_len)`` returns
-            the written ids (B, T_out) after ``<bos>``, padded with 0 after ``<eos>``, or a pair
-            (ids, attention weights) as :meth:`Seq2Seq.greedy_decode` does.
+            :class:`seqlib.transformer.Transformer`, or any module whose
+            ``greedy_decode(src, src_lengths, bos_id, eos_id, max_len)`` returns the written ids
+            (B, T_out) after ``<bos>``, padded with 0 after ``<eos>``.
         data: translation data as ``toy_translation`` gives it (targets starting with ``<bos>``),
             or the :class:`TeacherForcingData` made from it.
         max_len: the most tokens to write (default: the longest reference, ``<eos>`` included).
@@ -395,8 +359,6 @@ def sequence_accuracy(model: nn.Module, data: SeqData, max_len: int | None = Non
         a dict with ``sequence_accuracy`` (the fraction of sentences exactly right) and
         ``token_accuracy`` (the fraction of reference tokens, ``<eos>`` included, right in place).
     """
-    if isinstance(model, TeacherForced):
-        model = model.model
     if not isinstance(model, nn.Module) or not callable(getattr(model, "greedy_decode", None)):
         raise TypeError(f"model must be a translator with a greedy_decode method (a seqlib.seq2seq.Seq2Seq or a "
                         f"seqlib.transformer.Transformer), got {type(model).__name__}")
@@ -420,8 +382,10 @@ def sequence_accuracy(model: nn.Module, data: SeqData, max_len: int | None = Non
     outputs = []
     for src, src_lengths, *_ in batches(data, batch_size):
         tokens = model.greedy_decode(src.to(device), src_lengths.to(device), bos_id, eos_id, max_len)
-        if isinstance(tokens, tuple):  # Seq2Seq's (ids, attention weights)
-            tokens = tokens[0]
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or len(tokens) != len(src):
+            raise TypeError(f"model.greedy_decode must return the written ids (B, T_out) = ({len(src)}, T_out), "
+                            f"got {type(tokens).__name__}"
+                            + (f" of shape {as_shape(tokens)}" if isinstance(tokens, torch.Tensor) else ""))
         outputs.append(nn.functional.pad(tokens.cpu(), (0, max_len - tokens.shape[1])))  # (b, max_len)
     model.train(was_training)
     written = torch.cat(outputs)  # (N, max_len)

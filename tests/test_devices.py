@@ -203,7 +203,7 @@ def test_transformer_models_on_meta(kind):
                                                   num_decoder_layers=2, dim_feedforward=16, positions=kind,
                                                   max_len=16)).eval()
     lengths = torch.empty(B, dtype=torch.long, device=META)
-    on_meta(model(ids(B, S), ids(B, T), lengths, lengths), (B, T, V + 2))
+    on_meta(model(ids(B, S), lengths, ids(B, T), lengths), (B, T, V + 2))
     memory = model.encode(ids(B, S), lengths)
     on_meta(memory, (B, S, D))
     cache = transformer.TransformerCache(2, cross_attention=True)
@@ -226,14 +226,14 @@ def test_transformer_decoding_under_the_trap():
     lm = transformer.DecoderOnlyLM(V, d_model=D, nhead=2, num_layers=1, dim_feedforward=16, max_len=16).eval()
     src, lengths, tgt, tgt_lengths = cpu_ids(B, S), torch.tensor([S, 2]), cpu_ids(B, T), torch.tensor([T, 3])
     want = model.greedy_decode(src, lengths, 1, 2, max_len=4)
-    logits = model(src, tgt, lengths, tgt_lengths)
+    logits = model(src, lengths, tgt, tgt_lengths)
     prompt, g = cpu_ids(B, 2), torch.Generator().manual_seed(0)
     sampled = lm.generate(prompt, 4, generator=g)
     g.manual_seed(0)
     with trap():
         assert torch.equal(model.greedy_decode(src, lengths, 1, 2, max_len=4), want)
-        assert torch.equal(model(src, tgt, lengths, tgt_lengths), logits)
-        assert torch.equal(model(src, tgt, [S, 2], [T, 3]), logits)  # lengths as lists
+        assert torch.equal(model(src, lengths, tgt, tgt_lengths), logits)
+        assert torch.equal(model(src, [S, 2], tgt, [T, 3]), logits)  # lengths as lists
         assert torch.equal(lm.generate(prompt, 4, generator=g), sampled)
 
 
@@ -245,10 +245,10 @@ def test_seq2seq_under_the_trap():
         model = seq2seq.Seq2Seq(V, V, embed_dim=6, hidden_size=8, attention=kind, bidirectional_encoder=True).eval()
         src, lengths, tgt = cpu_ids(B, S), torch.tensor([S, 2]), cpu_ids(B, T)
         want = model(src, lengths, tgt)
-        tokens = model.greedy_decode(src, lengths, 1, 2, max_len=4)[0]
+        tokens = model.greedy_decode(src, lengths, 1, 2, max_len=4)
         with trap():
             assert torch.equal(model(src, lengths, tgt), want)
-            assert torch.equal(model.greedy_decode(src, lengths, 1, 2, max_len=4)[0], tokens)
+            assert torch.equal(model.greedy_decode(src, lengths, 1, 2, max_len=4), tokens)
 
 
 # ---------------------------------------------------------------------------------------------

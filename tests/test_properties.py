@@ -627,12 +627,12 @@ def test_padding_never_changes_the_real_logits_of_the_transformer(data):
     other = torch.where(real, src, torch.randint(1, 9, (B, S), generator=g))  # other tokens at the padding
     tgt = torch.randint(1, 11, (B, T), generator=g)
     with torch.no_grad():
-        clean = model(src, tgt, src_lengths)
-        close(model(other, tgt, src_lengths), clean, TOL[dtype], "logits with other padding tokens")
+        clean = model(src, src_lengths, tgt)
+        close(model(other, src_lengths, tgt), clean, TOL[dtype], "logits with other padding tokens")
         for b, n in enumerate(src_lengths.tolist()):
-            close(model(src[b:b + 1, :n], tgt[b:b + 1]), clean[b:b + 1], TOL[dtype], f"pair {b} alone")
+            close(model(src[b:b + 1, :n], None, tgt[b:b + 1]), clean[b:b + 1], TOL[dtype], f"pair {b} alone")
         padded_tgt = torch.where(real_mask(tgt_lengths, T), tgt, 0)
-        with_padding = model(src, padded_tgt, src_lengths, tgt_lengths)
+        with_padding = model(src, src_lengths, padded_tgt, tgt_lengths)
         for b, n in enumerate(tgt_lengths.tolist()):
             close(with_padding[b, :n], clean[b, :n], TOL[dtype], f"real target positions of pair {b}")
 
@@ -1029,7 +1029,8 @@ def ids(B, T, V):
 def pair(B, T, S, V_src, V_tgt):
     def make(seed, dtype):
         g = torch.Generator().manual_seed(seed)
-        return torch.randint(1, V_src, (B, S), generator=g), torch.randint(1, V_tgt, (B, T), generator=g)
+        src, tgt_in = torch.randint(1, V_src, (B, S), generator=g), torch.randint(1, V_tgt, (B, T), generator=g)
+        return src, None, tgt_in  # a translator's (src, src_lengths, tgt_in)
     return make
 
 

@@ -7,7 +7,6 @@ from seqlib.data import IGNORE
 from seqlib.seq2seq import (
     ATTENTION_KINDS,
     Seq2Seq,
-    TeacherForced,
     TeacherForcingData,
     sequence_accuracy,
     teacher_forcing_pairs,
@@ -58,7 +57,7 @@ def test_shapes_with_and_without_attention(attention, bidirectional, num_layers)
     memory, mask, (h_0, c_0) = m.encode(src, lengths)
     assert memory.shape == (3, S, 8) and mask.shape == (3, S)
     assert h_0.shape == c_0.shape == (num_layers, 3, 8)
-    tokens, decoded_weights = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=7)
+    tokens, decoded_weights = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=7, return_weights=True)
     assert tokens.shape[0] == 3 and 1 <= tokens.shape[1] <= 7 and tokens.dtype == torch.long
     if attention is None:
         assert weights is None and decoded_weights is None
@@ -143,8 +142,8 @@ def test_padded_source_positions_change_nothing(attention, bidirectional):
     logits, weights = m(src, lengths, tgt_in, return_weights=True)
     logits2, weights2 = m(garbage, lengths, tgt_in, return_weights=True)
     torch.testing.assert_close(logits2, logits, atol=ATOL, rtol=0)
-    tokens, _ = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=6)
-    assert torch.equal(m.greedy_decode(garbage, lengths, BOS_ID, EOS_ID, max_len=6)[0], tokens)
+    tokens = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=6)
+    assert torch.equal(m.greedy_decode(garbage, lengths, BOS_ID, EOS_ID, max_len=6), tokens)
     for b, L in enumerate(LENGTHS):  # and each sequence alone, unpadded, gives the same
         alone, alone_weights = m(src[b:b + 1, :L], lengths[b:b + 1], tgt_in[b:b + 1], return_weights=True)
         torch.testing.assert_close(alone[0], logits[b], atol=ATOL, rtol=0)
@@ -160,7 +159,7 @@ def test_attention_weights_are_zero_on_padding_and_sum_to_one_over_real_position
     padded = ~real_mask()[:, None, :].expand_as(weights)
     assert padded.any() and torch.all(weights[padded] == 0)
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, T), atol=ATOL, rtol=0)
-    tokens, decoded = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=6)
+    tokens, decoded = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=6, return_weights=True)
     assert torch.all(decoded[~real_mask()[:, None, :].expand_as(decoded)] == 0)
     ended = (tokens == EOS_ID).long().cumsum(1)  # (3, T_out): how many <eos> so far, this step included
     writing = torch.cat([torch.zeros(3, 1, dtype=torch.long), ended[:, :-1]], dim=1) == 0  # no <eos> before
@@ -179,7 +178,7 @@ def test_greedy_decoding_is_the_argmax_of_teacher_forcing_on_its_own_outputs(att
     with torch.no_grad():
         m.W_out.bias[EOS_ID] = -100.0  # no <eos>: every row writes max_len tokens
         m.W_out.bias[0] = -100.0  # and no padding id, which an untrained model may pick
-    tokens, weights = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len)
+    tokens, weights = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len, return_weights=True)
     assert tokens.shape == (3, max_len) and torch.all(tokens != 0)
     tgt_in = torch.cat([torch.full((3, 1), BOS_ID), tokens[:, :-1]], dim=1)  # what greedy decoding read
     logits, forced = m(src, lengths, tgt_in, return_weights=True)
@@ -198,9 +197,9 @@ def test_greedy_decoding_stops_each_row_at_eos_and_pads_with_zero(attention):
         m.W_out.bias.zero_()
         m.W_out.bias[never] = -1000.0
         m.W_out.bias[0] = -1000.0  # no padding id either, which an untrained model may pick
-    free, _ = m.greedy_decode(src, lengths, BOS_ID, never, max_len=8)  # (3, 8), never stops
+    free = m.greedy_decode(src, lengths, BOS_ID, never, max_len=8)  # (3, 8), never stops
     eos = int(free[0, 2])  # call the token row 0 writes third <eos>: row 0 stops there
-    tokens, weights = m.greedy_decode(src, lengths, BOS_ID, eos, max_len=8)
+    tokens, weights = m.greedy_decode(src, lengths, BOS_ID, eos, max_len=8, return_weights=True)
     stops = [int((row == eos).nonzero()[0]) if (row == eos).any() else 8 for row in free]  # index of <eos>
     assert stops[0] <= 2 and len(set(stops)) > 1  # the rows stop at different steps
     assert tokens.shape == (3, min(max(s + 1 for s in stops), 8))
@@ -213,7 +212,7 @@ def test_greedy_decoding_stops_each_row_at_eos_and_pads_with_zero(attention):
         m.W_out.weight.zero_()
         m.W_out.bias.zero_()
         m.W_out.bias[EOS_ID] = 1.0
-    tokens, _ = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=8)
+    tokens = m.greedy_decode(src, lengths, BOS_ID, EOS_ID, max_len=8)
     assert torch.equal(tokens, torch.full((3, 1), EOS_ID))  # stops as soon as every row is done
 
 
@@ -249,10 +248,13 @@ def test_sequence_accuracy_counts_exact_sentences_and_tokens_in_place():
     written[1, 1] = 3  # one token wrong
     written[2, -1] = 3  # <eos> replaced: the sentence does not end in time
     m = model(None)
-    m.greedy_decode = lambda src, lengths, bos, eos, max_len: (written[:len(src), :max_len], None)
+    m.greedy_decode = lambda src, lengths, bos, eos, max_len: written[:len(src), :max_len]
     result = sequence_accuracy(m, d)
     assert result == pytest.approx({"sequence_accuracy": 1 / 3, "token_accuracy": 16 / 18})
     assert sequence_accuracy(m, teacher_forcing_pairs(d)) == result
+    m.greedy_decode = lambda src, lengths, bos, eos, max_len: (written[:len(src), :max_len], None)
+    with pytest.raises(TypeError, match=r"greedy_decode must return the written ids \(B, T_out\) = \(3, T_out\), got tuple"):
+        sequence_accuracy(m, d)
 
 
 def test_a_short_training_run_with_attention_translates_held_out_sentences():
@@ -276,18 +278,24 @@ def tiny_transformer(d, seed=0, d_model=16):
                        num_decoder_layers=1, dim_feedforward=2 * d_model, dropout=0.0).eval()
 
 
-def test_teacher_forced_passes_the_arguments_in_the_transformers_order_and_shares_its_parameters():
+def test_both_translators_are_called_the_same_way():
+    """Seq2Seq and Transformer: model(src, src_lengths, tgt_in) -> logits (B, T, V), greedy_decode -> ids (B, T_out);
+    the lengths reach the Transformer (padding hidden), and the arguments in another order are refused."""
     d = data.toy_translation(5, max_clauses=2, seed=0)
     src, lengths, tgt_in, _ = teacher_forcing_pairs(d)[:]
+    tv = d.meta["target_vocab"]
+    V = len(tv)
+    for m in (tiny_transformer(d), Seq2Seq(len(d.vocab), V, attention="dot").eval()):
+        with torch.no_grad():
+            logits = m(src, lengths, tgt_in)
+            written = m.greedy_decode(src, lengths, tv.id("<bos>"), tv.id("<eos>"), max_len=7)
+        assert logits.shape == (*tgt_in.shape, V)
+        assert isinstance(written, torch.Tensor) and written.shape[0] == len(src) and written.shape[1] <= 7
+        with pytest.raises(ValueError, match="src_lengths"):
+            m(src, tgt_in, lengths)  # the target where the lengths belong
     m = tiny_transformer(d)
-    view = TeacherForced(m)
-    assert torch.equal(view(src, lengths, tgt_in), m(src, tgt_in, lengths))
-    assert not torch.equal(view(src, lengths, tgt_in), m(src, tgt_in))  # the lengths reach the model: padding hidden
-    assert [p.data_ptr() for p in view.parameters()] == [p.data_ptr() for p in m.parameters()]
-    view.train()
-    assert m.training
-    view.eval()
-    assert not m.training
+    assert not torch.equal(m(src, lengths, tgt_in), m(src, None, tgt_in))  # the lengths hide the padding
+    assert torch.equal(m(src, lengths, tgt_in), m.decode(tgt_in, m.encode(src, lengths), lengths))
 
 
 def test_sequence_accuracy_scores_a_transformer_like_its_own_greedy_decode():
@@ -301,15 +309,14 @@ def test_sequence_accuracy_scores_a_transformer_like_its_own_greedy_decode():
     want = {"sequence_accuracy": (written == reference).all(1).float().mean().item(),
             "token_accuracy": (written == reference)[real].float().mean().item()}
     assert sequence_accuracy(m, d) == pytest.approx(want)
-    assert sequence_accuracy(TeacherForced(m), d) == pytest.approx(want)
 
 
-def test_a_short_training_run_teaches_a_transformer_through_the_teacher_forced_view():
+def test_a_short_training_run_teaches_a_transformer_from_the_same_pairs():
     train_data = data.toy_translation(640, max_clauses=1, max_adjectives=0, seed=0)
     test_data = data.toy_translation(200, max_clauses=1, max_adjectives=0, seed=1)
     m = tiny_transformer(train_data, d_model=32)
     before = sequence_accuracy(m, test_data)
-    history = train.fit(TeacherForced(m), teacher_forcing_pairs(train_data), epochs=6, batch_size=32, lr=3e-3,
+    history = train.fit(m, teacher_forcing_pairs(train_data), epochs=6, batch_size=32, lr=3e-3,
                         warmup=20, progress=False)
     assert history.last("train_loss") < 0.1 < history.rows[0]["train_loss"]  # measured: about 0.02 and 3
     after = sequence_accuracy(m, test_data)
@@ -360,8 +367,6 @@ def forward_with(src=None, lengths=None, tgt_in=None):
      "model must be a translator with a greedy_decode method .* got LSTM"),
     (lambda: sequence_accuracy("model", data.toy_translation(4)), TypeError,
      "model must be a translator with a greedy_decode method .* got str"),
-    (lambda: TeacherForced(lambda src, tgt_in, lengths: tgt_in), TypeError,
-     r"model must be an nn.Module called as model\(src, tgt_in, src_lengths\), got function"),
     (lambda: sequence_accuracy(model(None), data.parity_task(4, 5, min_length=2)), ValueError,
      "data.meta has no 'target_vocab'"),
 ])

@@ -288,7 +288,7 @@ def test_future_target_tokens_never_change_earlier_logits_of_the_transformer(nor
     changed[:, 3:] = tokens(B, T - 3, seed=5)
     lengths = torch.tensor(SRC_LENGTHS)
     with torch.no_grad():
-        before, after = model(src, tgt, lengths), model(src, changed, lengths)
+        before, after = model(src, lengths, tgt), model(src, lengths, changed)
     assert before.shape == (B, T, V)
     close(after[:, :3], before[:, :3], atol=1e-6)
     assert not torch.allclose(after[:, 3:], before[:, 3:])
@@ -302,14 +302,14 @@ def test_padded_source_positions_never_change_the_decoders_outputs():
     garbage = torch.where(real, src, tokens(B, S, vocab=V_SRC, seed=7))  # other tokens in every padded position
     tgt = tokens(B, T, seed=8)
     with torch.no_grad():
-        clean = model(src, tgt, src_lengths=lengths)
-        close(model(garbage, tgt, src_lengths=lengths), clean, atol=1e-6)
+        clean = model(src, lengths, tgt)
+        close(model(garbage, lengths, tgt), clean, atol=1e-6)
         for b, n in enumerate(SRC_LENGTHS):  # and each source alone, unpadded, gives the same
-            close(model(src[b:b + 1, :n], tgt[b:b + 1]), clean[b:b + 1], atol=1e-6)
-        assert not torch.allclose(model(garbage, tgt), clean, atol=1e-4)  # without the lengths they leak in
+            close(model(src[b:b + 1, :n], None, tgt[b:b + 1]), clean[b:b + 1], atol=1e-6)
+        assert not torch.allclose(model(garbage, None, tgt), clean, atol=1e-4)  # without the lengths they leak in
         tgt_lengths = torch.tensor(TGT_LENGTHS)  # padded targets: the real positions keep their logits
         padded_tgt = torch.where(padding_mask(tgt_lengths, T), tgt, 0)
-        with_padding = model(src, padded_tgt, lengths, tgt_lengths)
+        with_padding = model(src, lengths, padded_tgt, tgt_lengths)
         for b, n in enumerate(TGT_LENGTHS):
             close(with_padding[b, :n], clean[b, :n], atol=1e-6)
 
@@ -444,10 +444,10 @@ def dec():
      ValueError, r"greedy_decode with max_len=40 needs a sequence of length 40, .* \(max_len=32\)"),
     (lambda: make_lm()(torch.tensor([[1, 57, 3]])), ValueError,
      r"x must hold token ids in \[0, 50\) \(vocab_size=50\), got the token id 57 at x\[0, 1\]"),
-    (lambda: make_transformer()(torch.tensor([[1, 2, -1]]), tokens(1, 3)), ValueError,
-     r"src must hold token ids in \[0, 40\) \(src_vocab=40\), got the token id -1 at src\[0, 2\]"),
-    (lambda: make_transformer()(tokens(1, 3, vocab=V_SRC), torch.tensor([[1, 50]])), ValueError,
-     r"tgt_in must hold token ids in \[0, 50\) \(tgt_vocab=50\), got the token id 50 at tgt_in\[0, 1\]"),
+    (lambda: make_transformer()(torch.tensor([[1, 2, -1]]), None, tokens(1, 3)), ValueError,
+     r"src must hold token ids in \[0, 40\) \(src_vocab_size=40\), got the token id -1 at src\[0, 2\]"),
+    (lambda: make_transformer()(tokens(1, 3, vocab=V_SRC), None, torch.tensor([[1, 50]])), ValueError,
+     r"tgt_in must hold token ids in \[0, 50\) \(tgt_vocab_size=50\), got the token id 50 at tgt_in\[0, 1\]"),
     (lambda: make_lm()(torch.zeros(B, 3)), TypeError, "x must hold integers"),
     (lambda: make_lm()(torch.zeros(B, 0, dtype=torch.long)), ValueError, "x must hold at least one token"),
     (lambda: enc()(X, key_mask=torch.ones(B, S - 1, dtype=torch.bool)), ValueError,
@@ -494,11 +494,11 @@ def dec():
      r"a Decoder needs a TransformerCache\(num_layers, cross_attention=True\)"),
     (lambda: Encoder(2, E, HEADS)(X, cache=[KVCache(), KVCache()]), TypeError,
      "cache must be a seqlib.transformer.TransformerCache or None, got list"),
-    (lambda: make_transformer()(tokens(B, S, vocab=V_SRC), tokens(B, T), src_lengths=torch.tensor([3])), ValueError,
+    (lambda: make_transformer()(tokens(B, S, vocab=V_SRC), torch.tensor([3]), tokens(B, T)), ValueError,
      "src_lengths must have one entry per sequence: expected 2, got 1"),
-    (lambda: make_transformer()(tokens(B, S, vocab=V_SRC), tokens(B, T), src_lengths=torch.tensor([8, 3])),
+    (lambda: make_transformer()(tokens(B, S, vocab=V_SRC), torch.tensor([8, 3]), tokens(B, T)),
      ValueError, "src_lengths: a length of 8 exceeds the padded sequence length 7"),
-    (lambda: make_transformer()(tokens(B, S, vocab=V_SRC), tokens(B, T), tgt_lengths=torch.tensor([5, 0])),
+    (lambda: make_transformer()(tokens(B, S, vocab=V_SRC), None, tokens(B, T), tgt_lengths=torch.tensor([5, 0])),
      ValueError, "tgt_lengths: every length must be at least 1, got 0 at index 1"),
     (lambda: make_transformer().decode(tokens(B, 1), torch.zeros(B, S, 16), tgt_lengths=torch.tensor([1, 1]),
                                        cache=TransformerCache(2, cross_attention=True)), ValueError,

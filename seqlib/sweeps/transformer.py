@@ -135,8 +135,7 @@ def run_translation(config: dict, max_epochs: int = MAX_EPOCHS) -> dict:
                 "warmup": TF_WARMUP if name == "Transformer" else 0}
     seed_everything(seed)
     model = make_translator(name, len(sets["train"].vocab), len(sets["train"].meta["target_vocab"]))
-    trained = seq2seq.TeacherForced(model) if name == "Transformer" else model
-    history = train.fit(trained, seq2seq.teacher_forcing_pairs(sets["train"]), epochs=max_epochs, batch_size=BATCH,
+    history = train.fit(model, seq2seq.teacher_forcing_pairs(sets["train"]), epochs=max_epochs, batch_size=BATCH,
                         lr=config["lr"], warmup=settings["warmup"], val=seq2seq.teacher_forcing_pairs(sets["val"]),
                         clip=1.0, seed=seed, patience=PATIENCE, min_delta=MIN_DELTA, progress=False)
     return translation_record(model, history, settings, sets["test"], data.count_clauses(sets["test"]))

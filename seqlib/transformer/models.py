@@ -46,7 +46,7 @@ class Transformer(nn.Module):
     """The encoder-decoder Transformer of Vaswani et al. (2017), from token ids to logits::
 
         memory = Encoder(dropout(sqrt(d_model) * E_src[src] + PE))                 (B, S, d_model)
-        logits = W_out Decoder(dropout(sqrt(d_model) * E_tgt[tgt_in] + PE), memory)   (B, T, tgt_vocab)
+        logits = W_out Decoder(dropout(sqrt(d_model) * E_tgt[tgt_in] + PE), memory)   (B, T, tgt_vocab_size)
 
     The decoder's self-attention is causal; padded source positions are hidden from the encoder's
     self-attention and from the decoder's cross-attention. Token id 0 is padding (its embedding is
@@ -56,8 +56,8 @@ class Transformer(nn.Module):
     own (the paper shares one between them and the output layer, with a shared vocabulary).
 
     Args:
-        src_vocab: the size of the source vocabulary.
-        tgt_vocab: the size of the target vocabulary.
+        src_vocab_size: the size of the source vocabulary.
+        tgt_vocab_size: the size of the target vocabulary.
         d_model: the number of features at each position (512 in the paper).
         nhead: the number of attention heads (8).
         num_encoder_layers: the number of encoder layers (6).
@@ -79,44 +79,47 @@ class Transformer(nn.Module):
         src_embedding, tgt_embedding: the token embeddings with their positions.
         encoder: the :class:`Encoder`.
         decoder: the :class:`Decoder`.
-        W_out: the ``nn.Linear(d_model, tgt_vocab)`` read-out of the logits.
+        W_out: the ``nn.Linear(d_model, tgt_vocab_size)`` read-out of the logits.
     """
 
-    def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6,
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, d_model: int = 512, nhead: int = 8, num_encoder_layers: int = 6,
                  num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1,
                  norm_first: bool = False, positions: str = "sinusoidal", max_len: int = 512,
                  activation: str = "relu"):
         super().__init__()
-        check_int(src_vocab, "src_vocab", minimum=1)
-        check_int(tgt_vocab, "tgt_vocab", minimum=1)
+        check_int(src_vocab_size, "src_vocab_size", minimum=1)
+        check_int(tgt_vocab_size, "tgt_vocab_size", minimum=1)
         _check_heads(d_model, nhead)
-        self.src_vocab, self.tgt_vocab, self.d_model = src_vocab, tgt_vocab, d_model
-        self.src_embedding = _Embedding(src_vocab, d_model, positions, max_len, _check_dropout(dropout), nhead)
-        self.tgt_embedding = _Embedding(tgt_vocab, d_model, positions, max_len, dropout, nhead)
+        self.src_vocab_size, self.tgt_vocab_size, self.d_model = src_vocab_size, tgt_vocab_size, d_model
+        self.src_embedding = _Embedding(src_vocab_size, d_model, positions, max_len, _check_dropout(dropout), nhead)
+        self.tgt_embedding = _Embedding(tgt_vocab_size, d_model, positions, max_len, dropout, nhead)
         layer_args = dict(d_model=d_model, nhead=nhead, dim_feedforward=dim_feedforward, dropout=dropout,
                           activation=activation, norm_first=norm_first, rotary=positions == "rotary",
                           alibi=positions == "alibi")
         self.encoder = Encoder(num_encoder_layers, **layer_args)
         self.decoder = Decoder(num_decoder_layers, **layer_args)
-        self.W_out = nn.Linear(d_model, tgt_vocab)
+        self.W_out = nn.Linear(d_model, tgt_vocab_size)
 
-    def forward(self, src: torch.Tensor, tgt_in: torch.Tensor, src_lengths: torch.Tensor | None = None,
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor | None, tgt_in: torch.Tensor,
                 tgt_lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The logits of every next target token, given the source and the target so far (teacher forcing).
 
+        The arguments come in :class:`seqlib.seq2seq.Seq2Seq`'s order, so that the two translators
+        train and decode through the same code (:func:`seqlib.seq2seq.teacher_forcing_pairs`).
+
         Args:
             src: the source token ids (B, S), padded with 0.
-            tgt_in: the decoder's input ids (B, T): the target shifted right, starting with BOS.
             src_lengths: the real lengths of the sources (B,) (the book's convention); None if
                 none is padded.
+            tgt_in: the decoder's input ids (B, T): the target shifted right, starting with BOS.
             tgt_lengths: the real lengths of the decoder's inputs (B,); None if none is padded.
                 Under the causal mask, padding at the end never reaches a real position anyway.
 
         Returns:
-            the logits (B, T, tgt_vocab); row t scores the token that follows ``tgt_in[:, :t + 1]``.
+            the logits (B, T, tgt_vocab_size); row t scores the token that follows ``tgt_in[:, :t + 1]``.
         """
         memory = self.encode(src, src_lengths)  # (B, S, d_model)
-        return self.decode(tgt_in, memory, src_lengths, tgt_lengths)  # (B, T, tgt_vocab)
+        return self.decode(tgt_in, memory, src_lengths, tgt_lengths)  # (B, T, tgt_vocab_size)
 
     def encode(self, src: torch.Tensor, src_lengths: torch.Tensor | None = None) -> torch.Tensor:
         """The encoder's output, the memory the decoder attends to.
@@ -128,7 +131,7 @@ class Transformer(nn.Module):
         Returns:
             the memory (B, S, d_model); its padded positions hold values that nothing attends to.
         """
-        check_token_ids(src, self.src_vocab, "src", vocab_name="src_vocab", min_len=1)
+        check_token_ids(src, self.src_vocab_size, "src", vocab_name="src_vocab_size", min_len=1)
         real = _key_mask(src_lengths, "src_lengths", *src.shape, src.device)  # (B, S): True at real tokens
         return self.encoder(self.src_embedding(src), key_mask=real)  # (B, S, d_model)
 
@@ -145,9 +148,9 @@ class Transformer(nn.Module):
                 decoding one token at a time: the new tokens take positions T_past, T_past + 1, ...
 
         Returns:
-            the logits (B, T, tgt_vocab).
+            the logits (B, T, tgt_vocab_size).
         """
-        check_token_ids(tgt_in, self.tgt_vocab, "tgt_in", vocab_name="tgt_vocab", min_len=1)
+        check_token_ids(tgt_in, self.tgt_vocab_size, "tgt_in", vocab_name="tgt_vocab_size", min_len=1)
         check_tensor(memory, "memory", dims=3, dtype_kind="float")
         memory_real = _key_mask(src_lengths, "src_lengths", memory.shape[0], memory.shape[1],
                                 memory.device)  # (B, S): True at real source tokens
@@ -158,7 +161,7 @@ class Transformer(nn.Module):
         x = self.tgt_embedding(tgt_in, start=start)  # (B, T, d_model)
         x = self.decoder(x, memory, tgt_key_mask=tgt_real, memory_key_mask=memory_real,
                          tgt_is_causal=True, cache=cache)  # (B, T, d_model)
-        return self.W_out(x)  # (B, T, tgt_vocab)
+        return self.W_out(x)  # (B, T, tgt_vocab_size)
 
     def greedy_decode(self, src: torch.Tensor, src_lengths: torch.Tensor | None, bos_id: int, eos_id: int,
                       max_len: int = 50, use_cache: bool = True) -> torch.Tensor:
@@ -182,8 +185,8 @@ class Transformer(nn.Module):
             the generated ids (B, L) with L <= max_len, without BOS; each row ends with its EOS and
             is padded with 0 after it (a row without EOS ran out of ``max_len``).
         """
-        check_int(bos_id, "bos_id", minimum=0, maximum=self.tgt_vocab - 1)
-        check_int(eos_id, "eos_id", minimum=0, maximum=self.tgt_vocab - 1)
+        check_int(bos_id, "bos_id", minimum=0, maximum=self.tgt_vocab_size - 1)
+        check_int(eos_id, "eos_id", minimum=0, maximum=self.tgt_vocab_size - 1)
         check_int(max_len, "max_len", minimum=1)
         _check_room(self.tgt_embedding.positions, max_len, f"greedy_decode with max_len={max_len}")
         with torch.no_grad():
@@ -194,7 +197,7 @@ class Transformer(nn.Module):
             cache = TransformerCache(len(self.decoder.layers), cross_attention=True) if use_cache else None
             for _ in range(max_len):
                 new = tokens[:, -1:] if use_cache else tokens  # (B, 1) or (B, t + 1)
-                logits = self.decode(new, memory, src_lengths, cache=cache)[:, -1]  # (B, tgt_vocab)
+                logits = self.decode(new, memory, src_lengths, cache=cache)[:, -1]  # (B, tgt_vocab_size)
                 next_token = logits.argmax(dim=-1).masked_fill(finished, 0)  # (B,): padding once finished
                 tokens = torch.cat([tokens, next_token[:, None]], dim=1)  # (B, t + 2)
                 finished |= next_token == eos_id

@@ -131,7 +131,7 @@ for name, ex in examples.items():
 #
 # The **LSTM** is Chapter 3's `RecurrentModel`: tokens embedded in 16 dimensions, one LSTM layer of
 # hidden size $H$, a linear read-out of the last real state (or of every state, when every position
-# has a target). The **Transformer** is `experiments.CausalTransformer`: two pre-norm layers of
+# has a target). The **Transformer** is `models.CausalTransformer`: two pre-norm layers of
 # Chapter 6, two heads, rotary positions (Chapter 5's best at extrapolating), a causal mask, and the
 # same read-out. Both read the sequence left to right; what differs is how they remember.
 #

@@ -454,25 +454,40 @@ seqlib.seed_everything(3)
 theirs = nn.MultiheadAttention(E, 4, batch_first=True).eval()
 ours = attention.MultiHeadAttention.from_torch(theirs).eval()
 x = torch.randn(2, 7, E)
-ignore = ~attention.padding_mask(
-    torch.tensor([7, 4]), 7
-)  # PyTorch's convention: True = ignore
-future = ~attention.causal_mask(7)
+real = attention.padding_mask(torch.tensor([7, 4]), 7)  # (B, T): True at real keys
+may_attend = attention.causal_mask(7)  # (T, T): True where query t may see key s
 with torch.no_grad():
-    out_t, w_t = theirs(x, x, x, key_padding_mask=ignore, attn_mask=future)
-    out_o, w_o = ours(x, x, x, key_padding_mask=ignore, attn_mask=future)
+    out_o, w_o = ours(x, x, x, key_mask=real, mask=may_attend)
+    # PyTorch's module wants the opposite: True = ignore, True = not allowed
+    out_t, w_t = theirs(
+        x, x, x, key_padding_mask=~real, attn_mask=~may_attend
+    )
+try:  # a mask written for PyTorch is refused, not silently inverted
+    ours(x, x, x, key_padding_mask=~real)
+    refused = None
+except TypeError as error:
+    refused = str(error)
+assert refused is not None and "key_mask=~key_padding_mask" in refused
 mha_gap = max((out_t - out_o).abs().max().item(), (w_t - w_o).abs().max().item())
 glue("mha_gap", bound(mha_gap, 1e-5))
 print("parameters by number of heads:", counts)
 print(
     f"largest difference from nn.MultiheadAttention (outputs and weights): below {bound(mha_gap, 1e-5)}"
 )
+print("a PyTorch mask passed to ours:", refused.split(": ")[0])
 
 # %% [markdown]
 # With $E$ = {glue:text}`mha_E`, every head count gives {glue:text}`mha_params` parameters, and the
-# outputs and weights agree with PyTorch's to within {glue:text}`mha_gap`. (Mind the masks' meaning:
-# `nn.MultiheadAttention` takes True for *forbidden*, `F.scaled_dot_product_attention` True for
-# *allowed*. Mixing the two up is one of the most common attention bugs.)
+# outputs and weights agree with PyTorch's to within {glue:text}`mha_gap`.
+#
+# Mind the masks' meaning, because mixing them up is one of the most common attention bugs.
+# `F.scaled_dot_product_attention` takes True for *allowed*, and so does every mask in `seqlib`:
+# `causal_mask` is True where a query may look, `padding_mask` True at the real keys.
+# `nn.MultiheadAttention` takes the opposite, True for *forbidden*, in arguments named
+# `key_padding_mask` and `attn_mask`. A mask with the wrong meaning raises no error in PyTorch; it
+# just lets every query attend to exactly the keys it should not. So `seqlib`'s module names its
+# masks differently (`key_mask`, `mask`), and a mask written for PyTorch's names is refused with a
+# message that says what to pass instead, as the last line above shows.
 #
 # What do different heads compute? We answer with a trained model at the end of the chapter, where
 # the heads can be inspected one by one.

@@ -627,7 +627,12 @@ two = test_data.subset(test_clauses == 2)
 i = 0
 src, n = two.x[i : i + 1], two.lengths[i : i + 1]
 tokens, att = model.greedy_decode(
-    src, n, bos_id=tv.id("<bos>"), eos_id=tv.id("<eos>"), max_len=40
+    src,
+    n,
+    bos_id=tv.id("<bos>"),
+    eos_id=tv.id("<eos>"),
+    max_len=40,
+    return_weights=True,
 )
 written = tv.decode(tokens[0])
 source_words = two.vocab.decode(src[0])
@@ -655,6 +660,7 @@ def alignment_accuracy(model, d):
         bos_id=tv.id("<bos>"),
         eos_id=tv.id("<eos>"),
         max_len=d.y.shape[1],
+        return_weights=True,
     )
     hits = total = 0
     for b in range(len(d)):

@@ -139,13 +139,10 @@ for norm in ("post-norm", "pre-norm"):
 # %%
 D_SMALL, HEADS_SMALL, FF_SMALL = 32, 4, 64
 x = torch.randn(3, 7, D_SMALL)  # (B, T, d): three sequences of 7 positions
-padding = ~data.lengths_to_mask(
-    torch.tensor([7, 4, 2]), 7
-)  # (B, T): True at padding, PyTorch's convention
+real = data.lengths_to_mask(torch.tensor([7, 4, 2]), 7)  # (B, T): True at real positions
 tgt = torch.randn(3, 5, D_SMALL)  # (B, T', d): decoder inputs for the decoder layer
-causal = torch.triu(
-    torch.ones(5, 5, dtype=torch.bool), diagonal=1
-)  # True where attending is not allowed
+causal = torch.ones(5, 5, dtype=torch.bool).tril()  # (T', T'): True where t may see s
+# seqlib's masks say where attention may go; PyTorch's layers take their negations
 
 differences = {}
 for norm_first in (False, True):
@@ -155,9 +152,8 @@ for norm_first in (False, True):
     ours = transformer.EncoderLayer.from_torch(theirs)
     with torch.no_grad():
         gap = (
-            ours(x, src_key_padding_mask=padding)
-            - theirs(x, src_key_padding_mask=padding)
-        )[~padding]
+            ours(x, key_mask=real) - theirs(x, src_key_padding_mask=~real)
+        )[real]
     differences[("encoder layer", norm_first)] = gap.abs().max().item()
 
     theirs = nn.TransformerDecoderLayer(
@@ -166,8 +162,8 @@ for norm_first in (False, True):
     ours = transformer.DecoderLayer.from_torch(theirs)
     with torch.no_grad():
         gap = ours(
-            tgt, x, tgt_mask=causal, memory_key_padding_mask=padding
-        ) - theirs(tgt, x, tgt_mask=causal, memory_key_padding_mask=padding)
+            tgt, x, self_mask=causal, memory_key_mask=real
+        ) - theirs(tgt, x, tgt_mask=~causal, memory_key_padding_mask=~real)
     differences[("decoder layer", norm_first)] = gap.abs().max().item()
 
 worst = max(differences.values())
@@ -380,15 +376,15 @@ demo = transformer.Transformer(
 src, src_lengths, tgt_in = toy.x, toy.lengths, toy.y[:, :-1]
 with torch.no_grad():
     logits = demo(
-        src, tgt_in, src_lengths
+        src, src_lengths, tgt_in
     )  # (B, T, V): every target position in one call
     changed = tgt_in.clone()
     changed[:, 5:] = 3  # rewrite every target token from position 5 on
-    later = demo(src, changed, src_lengths)
+    later = demo(src, src_lengths, changed)
     more_padding = torch.cat(
         [src, torch.full((len(src), 6), 7)], dim=1
     )  # 6 more garbage positions
-    padded = demo(more_padding, tgt_in, src_lengths)
+    padded = demo(more_padding, src_lengths, tgt_in)
 print(
     "logits:",
     tuple(logits.shape),
@@ -661,18 +657,20 @@ else:
 # it: one encoder and one decoder layer with $d$ = {glue:text}`d_model`, {glue:text}`heads` heads and
 # $d_{\text{ff}}$ = {glue:text}`d_ff`, pre-norm, no dropout ({glue:text}`params_transformer:,`
 # parameters), with a warm-up of {glue:text}`translation_warmup` steps. Both are trained the way
-# Chapter 4's stored sweep trained its models: the sweep `translation` trains each at three learning
-# rates with {glue:text}`n_seeds` seeds, in batches of {glue:text}`batch`, one epoch at a time, until the
+# Chapter 4's stored sweep trained its models: the sweep `translation` trains each over a grid of
+# learning rates (three for the LSTM, four for the Transformer, whose lowest rate was added when the
+# first grid's lowest was chosen) with {glue:text}`n_seeds` seeds, in batches of {glue:text}`batch`, one epoch at a time, until the
 # teacher-forced loss on Chapter 4's {glue:text}`tr_sweep_n_val` validation sentences has not fallen
 # by more than 0.001 for {glue:text}`tr_sweep_patience` epochs (at most
 # {glue:text}`tr_sweep_max_epochs`), keeping the best epoch's weights: {glue:text}`tr_sweep_runs` runs
 # and {glue:text}`tr_sweep_cpu_min` CPU-minutes, stored with seqlib.
 #
 #
-# The two models take their arguments in different orders: `Seq2Seq` is called as
-# `(src, src_lengths, tgt_in)`, the layout of `seq2seq.teacher_forcing_pairs`, while the Transformer
-# follows PyTorch's `(src, tgt_in, src_lengths)`. `seq2seq.TeacherForced` is a view of a
-# Transformer that takes the pairs' order, so `train.fit` trains both from the same data.
+# The two translators have one interface: both are called as `model(src, src_lengths, tgt_in)`,
+# the layout of `seq2seq.teacher_forcing_pairs`, and both write with
+# `model.greedy_decode(src, src_lengths, bos_id, eos_id, max_len)`. So `train.fit` trains them
+# from the same data, and `seq2seq.sequence_accuracy` scores them, with no code for either one
+# alone.
 #
 # Each model's learning rate is the one with the lowest median validation loss over the seeds:
 #
@@ -878,8 +876,7 @@ for kind in KINDS:
         )
         for layer in layers
     ]
-    view = model if kind == "LSTM + attention" else seq2seq.TeacherForced(model)
-    view(batch.x, batch.lengths, batch.tgt_in)
+    model(batch.x, batch.lengths, batch.tgt_in)
     for hook in hooks:
         hook.remove()
     calls[kind] = counter[0]
@@ -911,7 +908,7 @@ for kind in KINDS:
     seqlib.seed_everything(0)
     model = make_translator(kind)
     history = train.fit(
-        seq2seq.TeacherForced(model) if kind == "Transformer" else model,
+        model,
         pairs,
         epochs=1,
         batch_size=BATCH,
@@ -1329,8 +1326,7 @@ print(
 # :class: dropdown
 #
 # Reuse `make_translator` and the sweep's recipe (`seqlib.sweeps.transformer.run_translation`:
-# `train.fit` at each model's chosen rate, the Transformer through `seq2seq.TeacherForced` with its
-# warm-up), with `train_data.subset(slice(0, n))` and a fixed number of steps, say
+# `train.fit` at each model's chosen rate, the Transformer with its warm-up), with `train_data.subset(slice(0, n))` and a fixed number of steps, say
 # `epochs = 8 * N_TRAIN // n`, then score with `seq2seq.sequence_accuracy` as in the chapter.
 # Keeping the steps equal matters: with the same epochs, a smaller data set also means fewer updates,
 # and that would be mistaken for an effect of the data. Whatever the curves show, they speak for this
